@@ -1,0 +1,1 @@
+"""One module per ``stablepoint`` subcommand; each is thin: parse, call the library, render."""
