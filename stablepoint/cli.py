@@ -18,6 +18,10 @@ from stablepoint.errors import StablepointError
 #: command name -> "module:attribute"; add one line per command module.
 COMMANDS = {
     "games": "stablepoint.commands.games:games",
+    "train": "stablepoint.commands.train:train",
+    "confirm": "stablepoint.commands.confirm:confirm",
+    "tables": "stablepoint.commands.tables:tables",
+    "check": "stablepoint.commands.check:check",
 }
 
 

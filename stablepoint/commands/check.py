@@ -1,0 +1,276 @@
+"""``stablepoint check``: stable points, transitions, attractors and basins of one method on one payoff.
+
+Thin: parse the options, build the method, call :func:`stablepoint.stability.analyze`
+(or :func:`~stablepoint.stability.sweep_epsilon` with ``--sweep``), render with
+:mod:`stablepoint.report`.  Exit codes: 0 success; 2 bad input or usage (one
+line, no traceback); 130 interrupted (a partial ``--out`` file is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+from stablepoint.errors import ProblemTooLargeError, SettingsError
+from stablepoint.visitation import VISITATIONS, check_epsilon
+
+FORMAT_NAMES = ("text", "json", "markdown")
+
+
+def _load(payoff_path: Path | None, game: str | None):
+    from stablepoint.catalog import get_game
+    from stablepoint.payoff import load_payoff
+
+    if (payoff_path is None) == (game is None):
+        raise click.UsageError("give exactly one of --payoff FILE or --game NAME")
+    return load_payoff(payoff_path) if payoff_path is not None else get_game(game)
+
+
+def parse_grid(spec: str) -> list[float]:
+    """``"a:b:n"`` (n evenly spaced points from a to b) or ``"e1,e2,..."``; values checked to be in [0, 1].
+
+    >>> parse_grid("0:1:5")
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> parse_grid("0.1, 0.5")
+    [0.1, 0.5]
+    """
+    text = spec.strip()
+    try:
+        if ":" in text:
+            parts = text.split(":")
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+            if num < 1:
+                raise ValueError
+            grid = [float(x) for x in np.linspace(start, stop, num)]
+        else:
+            grid = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise SettingsError(
+            f"bad --sweep grid {spec!r}: use START:STOP:NUM (e.g. 0:1:11) or a comma list (e.g. 0.1,0.5,1)"
+        ) from None
+    if not grid:
+        raise SettingsError(f"bad --sweep grid {spec!r}: no epsilon values")
+    return [check_epsilon(e) for e in grid]
+
+
+def _write_json_atomic(path: Path, doc: dict) -> None:
+    # Write then rename, so an interrupt never leaves a half-written file behind.
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SettingsError(f"cannot write --out file {str(path)!r}: {exc.strerror or exc}") from None
+
+
+def _check_writable(option: str, path: Path | None) -> None:
+    if path is not None and not path.parent.is_dir():
+        raise SettingsError(f"{option} {str(path)!r}: directory {str(path.parent)!r} does not exist")
+
+
+class _Bar:
+    """A tqdm progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool | None, desc: str):
+        from tqdm import tqdm
+
+        # disable=None lets tqdm switch itself off when stderr is not a terminal.
+        disable = None if enabled is None else not enabled
+        self.bar = tqdm(total=0, desc=desc, file=sys.stderr, disable=disable, leave=False, unit="fit")
+
+    def update(self, done: int, total: int):
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self):
+        self.bar.close()
+
+
+#: CLI option -> method setting it fills (``--max-orderings`` goes into the solver's options).
+_OPTION_OF = {
+    "visitation": "--visitation",
+    "epsilon": "--epsilon",
+    "alpha": "--alpha",
+    "tie_rule": "--tie-rule",
+    "solver": "--solver",
+    "solver_options": "--max-orderings",
+}
+
+
+def _check_solver_takes_max_orderings(solver: str) -> None:
+    import inspect
+
+    from stablepoint import projection
+
+    params = inspect.signature(projection.get_solver(solver)).parameters
+    if "max_orderings" not in params:
+        resolved = projection.DEFAULT_SOLVER if solver == "auto" else solver
+        raise SettingsError(
+            f"--max-orderings applies to the cvxpy reference solver, not to solver {resolved!r} "
+            "(add --solver cvxpy)"
+        )
+
+
+def _method_settings(method_name: str, *, max_orderings=None, **given) -> dict:
+    """The settings the user gave, checked against the ones the method takes (``method_settings``)."""
+    from stablepoint.methods import method_settings
+
+    settings = {k: v for k, v in given.items() if v is not None}
+    if max_orderings is not None:
+        _check_solver_takes_max_orderings(settings.get("solver", "auto"))
+        settings["solver_options"] = {"max_orderings": int(max_orderings)}
+    try:
+        accepted = method_settings(method_name)
+    except SettingsError:
+        return settings  # an unknown method: get_method raises the message listing the valid ones
+    for key in settings:
+        if key not in accepted:
+            takes = ", ".join(_OPTION_OF[k] for k in accepted if k in _OPTION_OF) or "no options"
+            raise SettingsError(f"{_OPTION_OF[key]} does not apply to method {method_name!r} (it takes: {takes})")
+    return settings
+
+
+def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
+    """The solver's refusal, with its advice spelled as CLI options."""
+    msg = str(exc).splitlines()[0] if str(exc) else "problem too large"
+    cli = msg.replace("pass max_orderings=", "pass --max-orderings ").replace("solver='bnb'", "--solver bnb")
+    if "--max-orderings" not in cli:
+        cli += " (raise the limit with --max-orderings N, or try --solver bnb)"
+    return ProblemTooLargeError(cli)
+
+
+@click.command()
+@click.option("--payoff", "payoff_path", type=click.Path(dir_okay=False, path_type=Path), help="Payoff file: matrix CSV, long CSV (a1,...,an,value) or .npy.")
+@click.option("--game", help="Catalog payoff, e.g. table5 or risk-reward:agents=3,actions=3,seed=0 (see `stablepoint games`).")
+@click.option("--method", "method_name", required=True, help="vdn, qmix, wqmix, resq or mrvf.")
+@click.option("--epsilon", type=float, help="Exploration rate in [0, 1] of the epsilon-greedy visitation.")
+@click.option("--visitation", type=click.Choice(sorted(VISITATIONS)), help="Visitation pi(u | u~) weighting the loss.")
+@click.option("--alpha", type=float, help="WQMIX weight of under-valued joint actions, in (0, 1].")
+@click.option("--tie-rule", type=click.Choice(["strict", "inclusive"]), help="WQMIX: Q_jt(u) > Q_jt(u~) (strict, Eq. 3) or >= (inclusive).")
+@click.option("--solver", help="Ideal-QMIX solver: auto, cvxpy or bnb.")
+@click.option("--max-orderings", type=click.IntRange(min=1), help="Refuse problems with more agent-order combinations than this.")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format on stdout.")
+@click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the transition graph: .png, .svg, .pdf or .dot.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON result here, updated after every u~ (partial files have complete=false).")
+@click.option("--sweep", "sweep_spec", metavar="GRID", help="Epsilon sweep instead of one epsilon: START:STOP:NUM or e1,e2,...")
+@click.option("--sweep-tol", type=float, default=1e-3, show_default=True, help="Width of the brackets around critical epsilons.")
+@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
+def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, max_orderings,
+          fmt, graph_path, out_path, sweep_spec, sweep_tol, show_progress):
+    """Stable points of a method on a payoff: the u~ -> ubar table, stable points, attractors, basins.
+
+    Exit codes: 0 success; 2 bad input or usage (one-line error); 130 interrupted.
+    """
+    from stablepoint.methods import get_method
+
+    payoff = _load(payoff_path, game)
+    if epsilon is not None:
+        check_epsilon(epsilon)
+    settings = _method_settings(
+        method_name, visitation=visitation, epsilon=epsilon, alpha=alpha, tie_rule=tie_rule,
+        solver=solver, max_orderings=max_orderings,
+    )
+    if graph_path is not None and graph_path.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
+        raise SettingsError(f"--graph {str(graph_path)!r} must end in .png, .svg, .pdf or .dot")
+    _check_writable("--graph", graph_path)
+    _check_writable("--out", out_path)
+    if sweep_spec is not None:
+        if epsilon is not None:
+            raise click.UsageError("--sweep and --epsilon are exclusive: the sweep sets epsilon")
+        if visitation == "uniform":
+            raise SettingsError("--sweep needs an epsilon-greedy visitation (centralized or decentralized), not uniform")
+        if graph_path is not None:
+            raise click.UsageError("--graph draws one analysis; leave it out with --sweep")
+        _run_sweep(payoff, get_method, method_name, settings, parse_grid(sweep_spec), sweep_tol,
+                   fmt, out_path, show_progress)
+        return
+    method = get_method(method_name, **settings)
+    _run_check(payoff, method, fmt, graph_path, out_path, show_progress)
+
+
+def _run_check(payoff, method, fmt, graph_path, out_path, show_progress):
+    from stablepoint import report
+    from stablepoint.stability import analyze
+
+    name = str(getattr(method, "name", method))
+    method_settings = method.settings() if callable(getattr(method, "settings", None)) else {}
+    fits = {}
+    bar = _Bar(show_progress, f"{name} u~")
+
+    def progress(done, total, fit):
+        bar.update(done, total)
+        fits[tuple(fit.u_tilde)] = fit
+        if out_path is not None:
+            _write_json_atomic(out_path, report.partial_to_dict(payoff, name, method_settings, fits))
+
+    try:
+        result = analyze(payoff, method, progress=progress)
+        rounds_fn = getattr(method, "rounds", None)
+        rounds = rounds_fn(payoff) if callable(rounds_fn) else None
+    except ProblemTooLargeError as exc:
+        raise _too_large(exc) from None
+    finally:
+        bar.close()
+    if out_path is not None:
+        _write_json_atomic(out_path, report.result_to_dict(result, rounds=rounds))
+    if graph_path is not None:
+        try:
+            report.write_graph(result, graph_path)
+        except OSError as exc:
+            raise SettingsError(f"cannot write --graph file {str(graph_path)!r}: {exc.strerror or exc}") from None
+    click.echo(report.render(result, fmt, rounds=rounds), nl=False)
+    if fmt == "json":
+        click.echo()
+
+
+def _run_sweep(payoff, get_method, method_name, settings, grid, tol, fmt, out_path, show_progress):
+    from stablepoint import report
+    from stablepoint.stability import sweep_epsilon, transition_graph, stability_kinds, attractors
+
+    # Build once up front so that bad settings fail before any work is done.
+    probe = get_method(method_name, **{**settings, "epsilon": grid[0]})
+    name = str(getattr(probe, "name", method_name))
+    probe_settings = probe.settings() if callable(getattr(probe, "settings", None)) else {}
+    grid_set = set(grid)
+    per_eps: dict[float, dict] = {}
+    finished: list[dict] = []
+    bar = _Bar(show_progress, f"{name} sweep")
+
+    def factory(eps):
+        return get_method(method_name, **{**settings, "epsilon": eps})
+
+    def progress(done, total, eps, fit):
+        bar.update(done, total)
+        if out_path is None or eps not in grid_set:
+            return
+        fits = per_eps.setdefault(eps, {})
+        fits[tuple(fit.u_tilde)] = fit
+        if len(fits) == payoff.n_joint:
+            g = transition_graph({u: f.greedy_set for u, f in fits.items()})
+            finished.append({
+                "epsilon": eps,
+                "stable": [{"action": list(u), "kind": k} for u, k in stability_kinds(g).items()],
+                "attractors": [sorted(list(u) for u in a) for a in attractors(g)],
+            })
+            _write_json_atomic(out_path, report.partial_sweep_to_dict(payoff, name, probe_settings, tol, finished))
+
+    try:
+        sweep = sweep_epsilon(payoff, factory, grid, tol=tol, progress=progress)
+    except ProblemTooLargeError as exc:
+        raise _too_large(exc) from None
+    finally:
+        bar.close()
+    if out_path is not None:
+        _write_json_atomic(out_path, report.sweep_to_dict(sweep))
+    click.echo(report.render_sweep(sweep, fmt), nl=False)
+    if fmt == "json":
+        click.echo()

@@ -1,0 +1,50 @@
+"""``stablepoint tables``: regenerate the papers' tables beside the published values.
+
+Exit codes: 0 every table ran (mismatches are findings, listed in the output);
+1 some regeneration raised (status ``error``); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stablepoint.paper import TABLES, run_tables
+from stablepoint.paper.render import FORMATS, render, report_markdown
+
+DEFAULT_REPORT = Path("paper_tables") / "REPORT.md"
+
+
+@click.command()
+@click.option("--only", "only", multiple=True, type=click.Choice(list(TABLES)),
+              help="Regenerate only this table (repeatable). Default: all.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format on stdout.")
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Write the markdown report here. Default: {DEFAULT_REPORT} when running all tables "
+                   "from a checkout (a paper_tables/ folder in the current directory).")
+@click.option("--no-report", is_flag=True, help="Do not write the markdown report.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the one-line-per-table summary.")
+def tables(only, fmt, report, no_report, quiet):
+    """Regenerate the papers' tables and compare them with the published values."""
+    names = list(only) if only else None
+
+    def progress(name):
+        click.echo(f"regenerating {name} ...", err=True)
+
+    results = run_tables(names, progress=progress)
+    if quiet:
+        for r in results:
+            click.echo(f"{r.name:<10} {r.status:<11} {r.n_match}/{r.n_match + r.n_mismatch} match  {r.seconds:6.1f} s")
+    else:
+        click.echo(render(results, fmt))
+    target = report
+    if target is None and not no_report and names is None and DEFAULT_REPORT.parent.is_dir():
+        target = DEFAULT_REPORT
+    if target is not None and not no_report:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(report_markdown(results))
+        click.echo(f"wrote {target}", err=True)
+    if any(r.status == "error" for r in results):
+        click.get_current_context().exit(1)

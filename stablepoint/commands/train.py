@@ -1,0 +1,79 @@
+"""``stablepoint train``: one deep-RL training run with a progress bar.
+
+Exit codes: 0 the run finished; 2 bad input (unknown env/algorithm, bad setting);
+130 interrupted (the last checkpoint is kept; rerun with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command()
+@click.option("--env", "env", required=True, help="Environment spec, e.g. matrix:table5 or predator_prey:punishment=-2.")
+@click.option("--algo", required=True, help="Algorithm config name (vdn, qmix, wqmix, ow_qmix, qplex, qtran, resq, mrvf, nonmono_qmix, nonmono_qmix_rnd) or a YAML path.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=None, help="Environment steps (default: 20000).")
+@click.option("--out", default="runs", show_default=True, help="Parent directory of run directories.")
+@click.option("--run-name", default=None, help="Run directory name (default <env>__<algo>__seed<seed>).")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's last checkpoint.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--threads", type=int, default=None, help="Torch CPU threads (default 1).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a training setting (e.g. --set epsilon_anneal_steps=5000); repeatable.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(env, algo, seed, steps, out, run_name, resume, device, threads, overrides, no_progress):
+    """Train ALGO on ENV; writes config, metrics, TensorBoard events, checkpoints and final.json."""
+    from stablepoint.rl.config import make_config
+    from stablepoint.rl.train import train as run_training
+
+    settings = {}
+    for item in overrides:
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
+        settings[key.strip()] = _scalar(value.strip())
+    cfg = make_config(
+        env, algo, seed=seed, steps=steps, out=out, run_name=run_name, device=device, torch_threads=threads, **settings
+    )
+    if no_progress:
+        result = run_training(cfg, resume=resume)
+    else:
+        from tqdm import tqdm
+
+        with tqdm(total=cfg.steps, unit="step", dynamic_ncols=True, desc=f"{cfg.algo.name} {cfg.env.spec}") as bar:
+
+            def progress(t_env, total, latest):
+                bar.update(min(t_env, total) - bar.n)
+                if "test/return_mean" in latest:
+                    bar.set_postfix(test_return=f"{latest['test/return_mean']:.2f}", refresh=False)
+
+            result = run_training(cfg, resume=resume, progress=progress)
+    click.echo(f"run directory: {result.run_dir}")
+    if result.resumed_from is not None:
+        click.echo(f"resumed from t_env = {result.resumed_from}")
+    click.echo(f"t_env = {result.t_env}, updates = {result.n_updates}, test return = {result.test['test/return_mean']:.3f}")
+    if result.matrix is not None:
+        m = result.matrix
+        shown = "(" + ", ".join(str(a + 1) for a in m.greedy) + ")"
+        click.echo(f"greedy joint action (1-based): {shown} from round {m.final_round}")
+        for k, q in enumerate(m.q_tot):
+            label = f"learned Q_tot, round {k + 1}" if len(m.q_tot) > 1 else "learned Q_tot"
+            click.echo(f"{label}:\n{_table(q)}")
+        if m.q_jt is not None:
+            click.echo(f"learned Q_jt:\n{_table(m.q_jt)}")
+
+
+def _scalar(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _table(q) -> str:
+    if q.ndim != 2:
+        return "  (table of shape " + "x".join(map(str, q.shape)) + " in final.json)"
+    return "\n".join("  " + " ".join(f"{v:8.2f}" for v in row) for row in q)

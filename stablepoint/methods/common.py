@@ -1,0 +1,158 @@
+"""Pieces shared by the methods: settings validation and the exact greedy set of a monotone fit.
+
+The greedy set of a QMIX-family method is computed exactly, ties kept, by
+``top``-constrained projections: ``u`` is admitted iff the best loss with ``u``
+forced greedy ties the global optimum (:func:`monotone_fit_result`).  This is
+exact even when weights are zero and the projection's optimum is not unique.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Mapping
+
+import numpy as np
+
+from stablepoint.errors import SettingsError
+from stablepoint.methods.base import Fit, FitResult
+from stablepoint.payoff import Payoff
+from stablepoint.projection import SOLVERS, ideal_qmix
+from stablepoint.projection.result import STATUS_MESSAGES, greedy_of
+from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
+from stablepoint.visitation import VISITATIONS, check_epsilon
+
+__all__ = [
+    "check_visitation",
+    "check_solver",
+    "check_choice",
+    "check_solver_options",
+    "as_payoff",
+    "tolerances_of",
+    "monotone_fit_result",
+    "jsonable",
+]
+
+
+def check_choice(setting: str, value, choices) -> str:
+    """``value`` if it is one of ``choices``, else a SettingsError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise SettingsError(f"unknown {setting} {value!r}; choose one of: {', '.join(choices)}")
+    return value
+
+
+def check_visitation(name) -> str:
+    """A visitation name of :data:`stablepoint.visitation.VISITATIONS`."""
+    return check_choice("visitation", name, tuple(VISITATIONS))
+
+
+def check_solver(name) -> str:
+    """``"auto"`` or a solver registered in :data:`stablepoint.projection.SOLVERS` now."""
+    return check_choice("solver", name, ("auto", *SOLVERS))
+
+
+def check_solver_options(options) -> dict:
+    """Keyword options for the projection solver, as a new dict."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        raise SettingsError(f"solver_options must be a mapping of option names to values, got {options!r}")
+    return dict(options)
+
+
+def as_payoff(payoff) -> Payoff:
+    """A :class:`Payoff` from a Payoff or an array-like of values."""
+    return payoff if isinstance(payoff, Payoff) else Payoff(payoff)
+
+
+def tolerances_of(options: Mapping[str, Any]) -> tuple[float, float, float]:
+    """``(loss_atol, loss_rtol, value_atol)`` from solver options, defaulting to :mod:`stablepoint.tolerances`."""
+    return (
+        float(options.get("loss_atol", LOSS_ATOL)),
+        float(options.get("loss_rtol", LOSS_RTOL)),
+        float(options.get("value_atol", VALUE_ATOL)),
+    )
+
+
+def jsonable(options: Mapping[str, Any]) -> dict:
+    """The JSON-able part of a settings mapping (callbacks such as ``progress`` dropped)."""
+    return {k: v for k, v in options.items() if isinstance(v, (str, int, float, bool, type(None)))}
+
+
+def monotone_fit_result(
+    method: str,
+    y: np.ndarray,
+    u_tilde,
+    weights: np.ndarray,
+    *,
+    solver: str = "auto",
+    solver_options: Mapping[str, Any] | None = None,
+) -> FitResult:
+    """Every optimal monotone fit of ``y`` under ``weights``, with the exact greedy set.
+
+    One unconstrained projection gives the optimal loss; then, for every joint
+    action u, the projection with ``top=u`` gives ``greedy_losses[u]``, and u is
+    admitted iff that ties the optimum.  A u that an optimal fit of the
+    unconstrained solve already makes greedy is not re-solved: that fit is
+    feasible for ``top=u`` (order u_i last among its tied slices), so its loss is
+    the constrained optimum.
+
+    Parameters
+    ----------
+    method : str
+        Name written into the result.
+    y, weights : ndarray
+        Target and loss weights (same shape).
+    u_tilde : tuple of int
+        Recorded in the result; the weights already depend on it.
+    solver, solver_options
+        Passed to :func:`stablepoint.projection.ideal_qmix`.
+
+    Examples
+    --------
+    >>> y = np.array([[8., -12, -12], [-12, 3, 0], [-12, 0, 5]])
+    >>> res = monotone_fit_result("qmix", y, (0, 0), np.full((3, 3), 1 / 9), solver="cvxpy")
+    >>> sorted(res.greedy_set), round(res.loss * 9, 6), round(res.greedy_losses[(0, 0)] * 9, 6)
+    ([(2, 2)], 326.0, 410.0)
+    """
+    options = dict(solver_options or {})
+    loss_atol, loss_rtol, value_atol = tolerances_of(options)
+    base = ideal_qmix(y, weights, solver=solver, **options)
+    constrained = {}
+    greedy_losses = {}
+    for u in itertools.product(*(range(s) for s in y.shape)):
+        if u in base.greedy:
+            greedy_losses[u] = base.loss
+        else:
+            constrained[u] = ideal_qmix(y, weights, top=u, solver=solver, **options)
+            greedy_losses[u] = constrained[u].loss
+    # Exact solvers make these equal; the min guards against a top solve beating the base one.
+    best = min(base.loss, *greedy_losses.values())
+    greedy_set = frozenset(
+        u for u, loss in greedy_losses.items() if loss_close(loss, best, loss_atol, loss_rtol)
+    )
+
+    fits: list[Fit] = []
+    covered: set = set()
+    base_optimal = loss_close(base.loss, best, loss_atol, loss_rtol)
+    for fit in base.fits if base_optimal else ():
+        g = greedy_of(fit.q_tot, value_atol)
+        fits.append(Fit(q_tot=fit.q_tot, greedy=g, info={"orders": fit.orders, "weights": weights}))
+        covered |= g
+    for u in sorted(greedy_set - covered):
+        fit = constrained[u].fits[0]
+        g = greedy_of(fit.q_tot, value_atol)
+        fits.append(Fit(q_tot=fit.q_tot, greedy=g, info={"orders": fit.orders, "weights": weights, "top": u}))
+        covered |= g
+    results = [base, *constrained.values()]
+    certified = all(r.certified for r in results)
+    status = max(r.status for r in results)
+    return FitResult(
+        method=method,
+        u_tilde=tuple(int(a) for a in u_tilde),
+        loss=float(best),
+        greedy_set=greedy_set,
+        fits=tuple(fits),
+        greedy_losses=greedy_losses,
+        certified=certified,
+        message=STATUS_MESSAGES[status],
+    )

@@ -1,0 +1,391 @@
+"""``train(cfg)``: one training run, CleanRL-shaped but importable.
+
+Reads top to bottom: seeding, run directory, environments, learner and
+controller, replay buffer, optional resume, then one loop over environment
+steps (collect a batch of episodes, store, update, evaluate, log, checkpoint).
+
+A run directory ``<out>/<run_name>/`` holds
+
+* ``config.yaml``: the full :class:`~stablepoint.rl.config.TrainConfig`;
+* ``metrics.jsonl``: one JSON object per log row (``t_env``, namespaced scalars
+  ``train/...``, ``losses/...``, ``test/...``), and ``metrics.csv`` with the same rows;
+* ``tb/``: TensorBoard event files (when tensorboard is installed);
+* ``checkpoints/last.pt``: networks, optimizer, random generators, counters and, when it is
+  small, the replay buffer; ``--resume`` continues from it;
+* ``final.json``: final test return and, for matrix games, the greedy joint action, the
+  learned Q_tot table of every round and the learned Q^_jt table.
+
+Resuming is exact (bit-for-bit the run that was not interrupted) when the replay buffer fit
+in the checkpoint and the environment draws no random numbers (matrix games); otherwise the
+run continues from the checkpointed networks with an environment stream that differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import os
+import random
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from stablepoint.errors import SettingsError
+from stablepoint.rl.buffer import EpisodeBuffer
+from stablepoint.rl.config import TrainConfig, config_to_dict, load_config, save_config
+from stablepoint.rl.controller import Controller, LinearSchedule
+from stablepoint.rl.envs import make_env
+from stablepoint.rl.learner import Learner, greedy_final, masked_max, run_rounds
+from stablepoint.rl.mixers import MixContext
+from stablepoint.rl.agents import agent_inputs
+from stablepoint.rl.runner import run_episodes
+
+__all__ = ["TrainResult", "MatrixTables", "train", "matrix_tables", "run_dir_for", "resolve_device", "seed_everything"]
+
+#: Replay buffers larger than this are left out of checkpoints (a resumed run refills its buffer).
+CHECKPOINT_BUFFER_BYTES = 256 * 2**20
+
+
+@dataclass(frozen=True)
+class MatrixTables:
+    """What a trained learner makes of a one-step matrix game.
+
+    Attributes
+    ----------
+    greedy : tuple of int
+        The greedy final joint action (0-based), with early termination for K > 1 rounds.
+    final_round : int
+        1-based round that produced it.
+    round_greedy : tuple of tuples
+        Each round's greedy joint action.
+    q_tot : tuple of ndarray
+        Each round's learned Q_tot over all joint actions (the payoff's shape).
+    q_jt : ndarray or None
+        The learned joint-action network Q^_jt over all joint actions, when the algorithm has one.
+    utilities : tuple of ndarray
+        Each round's utilities, shape (n_agents, n_actions).
+    """
+
+    greedy: tuple
+    final_round: int
+    round_greedy: tuple
+    q_tot: tuple
+    q_jt: np.ndarray | None
+    utilities: tuple
+
+    def to_dict(self) -> dict:
+        return {
+            "greedy": list(self.greedy),
+            "final_round": self.final_round,
+            "round_greedy": [list(g) for g in self.round_greedy],
+            "q_tot": [q.tolist() for q in self.q_tot],
+            "q_jt": None if self.q_jt is None else self.q_jt.tolist(),
+            "utilities": [u.tolist() for u in self.utilities],
+        }
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Summary of a finished run (the run directory holds the rest).
+
+    Attributes
+    ----------
+    run_dir : Path
+    t_env : int
+        Environment steps taken.
+    episodes : int
+    n_updates : int
+    test : dict
+        Final evaluation scalars (``test/return_mean``...).
+    matrix : MatrixTables or None
+        For matrix games: greedy action and learned tables.
+    resumed_from : int or None
+        ``t_env`` of the checkpoint the run resumed from.
+    """
+
+    run_dir: Path
+    t_env: int
+    episodes: int
+    n_updates: int
+    test: dict
+    matrix: MatrixTables | None
+    resumed_from: int | None = None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available else CPU; ``cuda`` without a GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SettingsError("device 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+def run_dir_for(cfg: TrainConfig) -> Path:
+    """``<out>/<run_name>``, the name defaulting to ``<env>__<algo>__seed<seed>``."""
+    name = cfg.run_name or f"{_slug(cfg.env.spec)}__{_slug(cfg.algo.name)}__seed{cfg.seed}"
+    return Path(cfg.out) / name
+
+
+def matrix_tables(learner: Learner, env) -> MatrixTables:
+    """Greedy joint action and learned tables of a learner on a one-step matrix game env."""
+    payoff = env.payoff
+    n, A = env.info.n_agents, env.info.n_actions
+    dev = learner.device
+    env.reset()
+    with torch.no_grad():
+        obs = torch.as_tensor(env.obs()[:1], device=dev)
+        state = torch.as_tensor(env.state()[:1], device=dev)
+        avail = torch.as_tensor(env.avail_actions()[:1], device=dev)
+        last = torch.full((1, n), -1, device=dev) if learner.algo.obs_last_action else None
+        inputs = agent_inputs(obs, last, A, learner.algo.obs_agent_id)
+        h = learner.agent.recur(inputs.reshape(n, -1), learner.agent.init_hidden(n)).view(1, n, -1)
+        rounds = run_rounds(learner.agent, h, avail, learner.algo.rounds)
+        q_jt_fn = (lambda a: learner.joint(state, a)) if learner.joint is not None else None
+        final, which = greedy_final(rounds, q_jt_fn)
+        joint = torch.tensor(list(itertools.product(*[range(s) for s in payoff.shape])), device=dev)
+        m = joint.shape[0]
+        q_tots, utilities = [], []
+        for k in range(learner.algo.rounds):
+            q = rounds.qs[k][0]  # (n, A)
+            chosen = q[torch.arange(n, device=dev), joint]  # (m, n)
+            mstate = state.expand(m, -1)
+            if rounds.conds[k] is not None:
+                mstate = torch.cat([mstate, rounds.conds[k].expand(m, -1)], dim=-1)
+            ctx = MixContext.for_actions(
+                joint, rounds.greedy[k].expand(m, -1), A, max_qs=masked_max(q, avail[0]).expand(m, -1)
+            )
+            q_tots.append(learner.mixer(chosen, mstate, ctx).view(payoff.shape).cpu().numpy().astype(np.float64))
+            utilities.append(q.cpu().numpy().astype(np.float64))
+        q_jt = None
+        if learner.joint is not None:
+            q_jt = learner.joint(state.expand(m, -1), joint).view(payoff.shape).cpu().numpy().astype(np.float64)
+    return MatrixTables(
+        greedy=tuple(int(a) for a in final[0].tolist()),
+        final_round=int(which[0]) + 1,
+        round_greedy=tuple(tuple(int(a) for a in g[0].tolist()) for g in rounds.greedy),
+        q_tot=tuple(q_tots),
+        q_jt=q_jt,
+        utilities=tuple(utilities),
+    )
+
+
+class _Metrics:
+    """JSONL rows + optional TensorBoard; on resume drops rows written after the checkpoint."""
+
+    def __init__(self, run_dir: Path, use_tb: bool, resume_t: int | None):
+        self.path = run_dir / "metrics.jsonl"
+        if resume_t is None:
+            self.path.write_text("")
+        elif self.path.exists():
+            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["t_env"] <= resume_t]
+            self.path.write_text("".join(line + "\n" for line in kept))
+        self.tb = None
+        if use_tb:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is an optional extra
+                SummaryWriter = None
+            if SummaryWriter is not None:
+                self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_t)
+
+    def log(self, t_env: int, values: dict) -> None:
+        row = {"t_env": int(t_env), **{k: float(v) for k, v in values.items()}}
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.tb is not None:
+            for key, value in values.items():
+                self.tb.add_scalar(key, float(value), int(t_env))
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        with (self.path.parent / "metrics.csv").open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def _evaluate(env, controller: Controller, cfg: TrainConfig, t_env: int) -> dict:
+    runs = math.ceil(cfg.test_episodes / env.n_envs)
+    returns, extras = [], {}
+    for _ in range(runs):
+        _, stats = run_episodes(env, controller, test_mode=True, t_env=t_env)
+        returns.append(stats.returns)
+        for key, value in stats.info_totals.items():
+            extras.setdefault(key, []).append(value)
+    out = {"test/return_mean": float(np.concatenate(returns).mean()), "test/return_std": float(np.concatenate(returns).std())}
+    for key, values in extras.items():
+        out[f"test/{key}_mean"] = float(np.concatenate(values).mean())
+    return out
+
+
+def _save_checkpoint(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+
+
+def _buffer_bytes(buffer: EpisodeBuffer) -> int:
+    per_episode = sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in buffer.scheme.values())
+    return per_episode * buffer.max_seq_length * len(buffer)
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: Callable[[int, int, dict], None] | None = None,
+) -> TrainResult:
+    """Train ``cfg.algo`` on ``cfg.env`` for ``cfg.steps`` environment steps.
+
+    Parameters
+    ----------
+    cfg : TrainConfig
+    resume : bool
+        Continue from ``<run dir>/checkpoints/last.pt`` (a fresh start if there is none).
+    progress : callable, optional
+        ``progress(t_env, total_steps, latest_scalars)`` after each collected batch.
+
+    Returns
+    -------
+    TrainResult
+    """
+    # -- seeding and run directory -------------------------------------------------------
+    seed_everything(cfg.seed)
+    torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    run_dir = run_dir_for(cfg)
+    ckpt_path = run_dir / "checkpoints" / "last.pt"
+    checkpoint = None
+    if resume and ckpt_path.exists():
+        checkpoint = torch.load(ckpt_path, map_location=device, weights_only=False)
+        saved = load_config(run_dir / "config.yaml")
+        if dataclasses.replace(saved, steps=cfg.steps, device=cfg.device) != dataclasses.replace(
+            cfg, steps=cfg.steps, device=cfg.device
+        ):
+            raise SettingsError(f"{run_dir}: the checkpoint was made with a different config; only --steps may change")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+
+    # -- environments, networks, buffer --------------------------------------------------
+    env = make_env(cfg.env.spec, cfg.env.n_envs, seed=cfg.seed)
+    test_env = make_env(cfg.env.spec, cfg.env.n_envs, seed=cfg.seed + 1_000_003)
+    learner = Learner(cfg.algo, env.info, cfg.env.gamma, device, seed=cfg.seed)
+    schedule = LinearSchedule(cfg.epsilon_start, cfg.epsilon_finish, cfg.epsilon_anneal_steps)
+    controller = Controller(learner, schedule, seed=cfg.seed + 1)
+    buffer = EpisodeBuffer(cfg.buffer_size, info=env.info)
+    rng = np.random.default_rng(cfg.seed + 2)
+
+    t_env = episodes = 0
+    marks = {"log": 0, "test": 0, "save": cfg.save_interval}
+    resumed_from = None
+    if checkpoint is not None:
+        learner.load_state_dict(checkpoint["learner"])
+        controller.load_state_dict(checkpoint["controller"])
+        if checkpoint["buffer"] is not None:
+            buffer.load_state_dict(checkpoint["buffer"])
+        rng.bit_generator.state = checkpoint["rng"]
+        torch.set_rng_state(checkpoint["torch_rng"].cpu())
+        t_env, episodes, marks = checkpoint["t_env"], checkpoint["episodes"], dict(checkpoint["marks"])
+        resumed_from = t_env
+    metrics = _Metrics(run_dir, cfg.tensorboard, resumed_from)
+
+    def save() -> None:
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "config": config_to_dict(cfg),
+                "learner": learner.state_dict(),
+                "controller": controller.state_dict(),
+                "buffer": buffer.state_dict() if _buffer_bytes(buffer) <= CHECKPOINT_BUFFER_BYTES else None,
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "t_env": t_env,
+                "episodes": episodes,
+                "marks": marks,
+            },
+        )
+
+    # -- the loop ------------------------------------------------------------------------
+    window_returns: list[np.ndarray] = []
+    window_stats: list[dict] = []
+    latest: dict = {}
+    start, start_t = time.perf_counter(), t_env
+    while t_env < cfg.steps:
+        batch, stats = run_episodes(env, controller, test_mode=False, t_env=t_env)
+        buffer.insert(batch)
+        t_env += stats.env_steps
+        episodes += env.n_envs
+        window_returns.append(stats.returns)
+        if buffer.can_sample(cfg.batch_size):
+            sample = buffer.sample(cfg.batch_size, rng).to_torch(device)
+            window_stats.append(learner.update(sample, epsilon=schedule(t_env)))
+            if learner.n_updates % cfg.target_update_interval == 0:
+                learner.update_targets()
+
+        if t_env >= marks["test"]:
+            latest = _evaluate(test_env, controller, cfg, t_env)
+            metrics.log(t_env, latest)
+            marks["test"] += cfg.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg.test_interval))
+        if t_env >= marks["log"]:
+            row = {
+                "train/return_mean": float(np.concatenate(window_returns).mean()),
+                "train/epsilon": schedule(t_env),
+                "train/episodes": float(episodes),
+                "train/updates": float(learner.n_updates),
+                "train/steps_per_s": (t_env - start_t) / max(time.perf_counter() - start, 1e-9),
+            }
+            for key in window_stats[-1] if window_stats else ():
+                row[key] = float(np.mean([s[key] for s in window_stats if key in s]))
+            metrics.log(t_env, row)
+            latest = {**latest, **row}
+            window_returns, window_stats = [], []
+            marks["log"] += cfg.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg.log_interval))
+        if t_env >= marks["save"] and t_env < cfg.steps:
+            marks["save"] += cfg.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg.save_interval))
+            save()
+        if progress is not None:
+            progress(t_env, cfg.steps, latest)
+
+    # -- final evaluation ----------------------------------------------------------------
+    final_test = _evaluate(test_env, controller, cfg, t_env)
+    metrics.log(t_env, final_test)
+    metrics.close()
+    save()
+    tables = matrix_tables(learner, test_env) if hasattr(test_env, "payoff") else None
+    if learner.algo.rounds > 1:
+        counts = controller.round_counts
+        final_test = {**final_test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
+    summary = {
+        "t_env": t_env,
+        "episodes": episodes,
+        "n_updates": learner.n_updates,
+        "test": final_test,
+        "resumed_from": resumed_from,
+        "matrix": None if tables is None else tables.to_dict(),
+    }
+    (run_dir / "final.json").write_text(json.dumps(summary, indent=1))
+    return TrainResult(run_dir, t_env, episodes, learner.n_updates, final_test, tables, resumed_from)

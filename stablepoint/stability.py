@@ -1,0 +1,645 @@
+"""Stable points, the transition graph u~ -> ubar, its attractors and their basins.
+
+The analysis is method-agnostic (MRVF Section 3.1-3.2): it only calls
+``method.fit(payoff, u_tilde)`` for every joint action u~ and reads the greedy
+set ubar(u~) of the optimal fits.  From those sets:
+
+* u~ is **strongly stable** when ``greedy_set == {u~}``, **weakly stable**
+  when u~ is in the greedy set together with other joint actions, and not
+  stable otherwise (MRVF Definition 1 and the four steps after it);
+* the **transition graph** has an edge u~ -> v for every v in ubar(u~), so a
+  stable point is a node with a self-loop;
+* its **attractors** are the attracting components (closed strongly
+  connected components, :func:`networkx.attracting_components`): a strongly
+  stable point is a singleton attractor, a larger one is a set the greedy
+  action can cycle in forever once it enters;
+* the **basin** of an attractor comes in two strengths.  ``basin_some`` is
+  every u~ from which SOME path of the graph reaches the attractor (some
+  resolution of the ties leads there); ``basin_all`` is every u~ from which no
+  path reaches any OTHER attractor, so every path that leaves the transient
+  states ends there (with ties broken at random, each member of a greedy set
+  with positive probability, the process is absorbed in it with probability
+  1).  A weakly stable point outside every attractor can hold the process for
+  as long as its ties resolve to itself; the basins describe where the process
+  can (some) or must (all) end once it moves on.
+
+Graph functions follow networkx: pure functions of a ``DiGraph`` whose nodes
+are 0-based joint actions, with thin ``number_*`` / ``is_*`` helpers.
+
+:func:`sweep_epsilon` repeats the analysis over a grid of exploration rates
+and brackets the critical epsilons where the stable set changes.
+
+Examples
+--------
+A transition table written by hand: (0, 0) is strongly stable, (1, 1) is
+weakly stable (its fits tie with (0, 0)), and (0, 1) <-> (1, 0) is a 2-cycle
+that never closes on itself:
+
+>>> table = {(0, 0): [(0, 0)], (0, 1): [(1, 0)], (1, 0): [(0, 1)], (1, 1): [(1, 1), (0, 0)]}
+>>> g = transition_graph(table)
+>>> stability_kinds(g)
+{(0, 0): 'strong', (1, 1): 'weak'}
+>>> attractors(g)
+(frozenset({(0, 0)}), frozenset({(0, 1), (1, 0)}))
+>>> sorted(basin_some(g, {(0, 0)})), sorted(basin_all(g, {(0, 0)}))
+([(0, 0), (1, 1)], [(0, 0), (1, 1)])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import networkx as nx
+
+from stablepoint.errors import SettingsError
+from stablepoint.methods.base import FitResult
+from stablepoint.payoff import JointAction, Payoff
+from stablepoint.visitation import check_epsilon
+
+__all__ = [
+    "STRONG",
+    "WEAK",
+    "StabilityResult",
+    "analyze",
+    "transition_graph",
+    "stability_kinds",
+    "stable_points",
+    "number_stable_points",
+    "is_stable_point",
+    "is_strongly_stable",
+    "attractors",
+    "number_attractors",
+    "is_attractor",
+    "basin_some",
+    "basin_all",
+    "CriticalInterval",
+    "SweepResult",
+    "sweep_epsilon",
+]
+
+#: Stability kinds (MRVF Definition 1, step 4).
+STRONG = "strong"
+WEAK = "weak"
+
+
+# --------------------------------------------------------------------------- graph functions
+
+
+def transition_graph(transitions: Mapping[JointAction, Iterable[JointAction]]) -> nx.DiGraph:
+    """The directed graph u~ -> v for every v in the greedy set ubar(u~).
+
+    Parameters
+    ----------
+    transitions : mapping
+        ``u_tilde -> greedy set`` for every joint action; nodes keep the
+        mapping's order, edges are added in sorted order (deterministic output).
+
+    Returns
+    -------
+    networkx.DiGraph
+        Nodes are joint-action tuples.
+
+    Raises
+    ------
+    ValueError
+        When a greedy set is empty or names a joint action that is not a key
+        (every method must admit at least one greedy action per u~).
+
+    Examples
+    --------
+    >>> g = transition_graph({(0,): [(1,)], (1,): [(1,)]})
+    >>> sorted(g.edges)
+    [((0,), (1,)), ((1,), (1,))]
+    """
+    g = nx.DiGraph()
+    table = {tuple(int(a) for a in u): sorted(tuple(int(a) for a in v) for v in vs) for u, vs in transitions.items()}
+    g.add_nodes_from(table)
+    for u, vs in table.items():
+        if not vs:
+            raise ValueError(f"greedy set of u~ = {u} is empty")
+        for v in vs:
+            if v not in table:
+                raise ValueError(f"greedy action {v} of u~ = {u} is not a node of the graph")
+            g.add_edge(u, v)
+    return g
+
+
+def stability_kinds(g: nx.DiGraph) -> dict[JointAction, str]:
+    """``{u: "strong" | "weak"}`` for every stable node, in node order.
+
+    A node is stable when it has a self-loop (u~ is in its own greedy set);
+    strongly stable when the self-loop is its only out-edge.
+
+    Examples
+    --------
+    >>> stability_kinds(transition_graph({(0,): [(0,), (1,)], (1,): [(1,)]}))
+    {(0,): 'weak', (1,): 'strong'}
+    """
+    kinds = {}
+    for u in g.nodes:
+        if g.has_edge(u, u):
+            kinds[u] = STRONG if g.out_degree(u) == 1 else WEAK
+    return kinds
+
+
+def stable_points(g: nx.DiGraph) -> list[JointAction]:
+    """Stable nodes (weak or strong), in node order.
+
+    >>> stable_points(transition_graph({(0,): [(1,)], (1,): [(1,)]}))
+    [(1,)]
+    """
+    return list(stability_kinds(g))
+
+
+def number_stable_points(g: nx.DiGraph) -> int:
+    """How many nodes are stable (weak or strong).
+
+    >>> number_stable_points(transition_graph({(0,): [(1,)], (1,): [(0,)]}))
+    0
+    """
+    return len(stability_kinds(g))
+
+
+def is_stable_point(g: nx.DiGraph, u) -> bool:
+    """Whether u is in its own greedy set (weakly or strongly stable).
+
+    >>> is_stable_point(transition_graph({(0,): [(0,), (1,)], (1,): [(0,)]}), (0,))
+    True
+    """
+    u = tuple(u)
+    return g.has_edge(u, u)
+
+
+def is_strongly_stable(g: nx.DiGraph, u) -> bool:
+    """Whether the greedy set of u is exactly {u}.
+
+    >>> is_strongly_stable(transition_graph({(0,): [(0,), (1,)], (1,): [(0,)]}), (0,))
+    False
+    """
+    u = tuple(u)
+    return g.has_edge(u, u) and g.out_degree(u) == 1
+
+
+def attractors(g: nx.DiGraph) -> tuple[frozenset, ...]:
+    """Attracting components (closed strongly connected components), sorted by smallest member.
+
+    Built on :func:`networkx.attracting_components`.  A strongly stable point
+    is a singleton attractor; a weakly stable point is in an attractor only if
+    every other member of its greedy set leads back to it.
+
+    See Also
+    --------
+    basin_some, basin_all, is_attractor
+
+    Examples
+    --------
+    A 2-cycle between (0,) and (1,), entered from (2,):
+
+    >>> attractors(transition_graph({(0,): [(1,)], (1,): [(0,)], (2,): [(0,)]}))
+    (frozenset({(0,), (1,)}),)
+    """
+    return tuple(sorted((frozenset(c) for c in nx.attracting_components(g)), key=min))
+
+
+def number_attractors(g: nx.DiGraph) -> int:
+    """How many attracting components the graph has.
+
+    >>> number_attractors(transition_graph({(0,): [(0,)], (1,): [(1,)]}))
+    2
+    """
+    return len(attractors(g))
+
+
+def is_attractor(g: nx.DiGraph, nodes) -> bool:
+    """Whether ``nodes`` is exactly one attracting component of g.
+
+    >>> g = transition_graph({(0,): [(0,), (1,)], (1,): [(1,)]})
+    >>> is_attractor(g, [(1,)]), is_attractor(g, [(0,)])
+    (True, False)
+    """
+    target = frozenset(tuple(u) for u in nodes)
+    return target in set(attractors(g))
+
+
+def _check_attractor(g: nx.DiGraph, attractor) -> frozenset:
+    target = frozenset(tuple(u) for u in attractor)
+    if target not in set(attractors(g)):
+        raise ValueError(f"{sorted(target)} is not an attracting component of the graph")
+    return target
+
+
+def basin_some(g: nx.DiGraph, attractor) -> frozenset:
+    """Every node from which SOME path reaches ``attractor`` (the attractor included).
+
+    Raises
+    ------
+    ValueError
+        When ``attractor`` is not an attracting component of g.
+
+    Examples
+    --------
+    (2,) has a tie between two attractors, so it is in both "some" basins:
+
+    >>> g = transition_graph({(0,): [(0,)], (1,): [(1,)], (2,): [(0,), (1,)]})
+    >>> sorted(basin_some(g, [(0,)]))
+    [(0,), (2,)]
+    """
+    target = _check_attractor(g, attractor)
+    return frozenset(target | nx.ancestors(g, next(iter(target))))
+
+
+def basin_all(g: nx.DiGraph, attractor) -> frozenset:
+    """Every node from which no path reaches another attractor: all paths end in ``attractor``.
+
+    Every node reaches at least one attractor (the graph is finite and every
+    node has an out-edge), so these are exactly the nodes whose reachable
+    attractors are ``attractor`` alone.
+
+    Raises
+    ------
+    ValueError
+        When ``attractor`` is not an attracting component of g.
+
+    Examples
+    --------
+    >>> g = transition_graph({(0,): [(0,)], (1,): [(1,)], (2,): [(0,), (1,)], (3,): [(2,), (3,)]})
+    >>> sorted(basin_all(g, [(0,)])), sorted(basin_some(g, [(0,)]))
+    ([(0,)], [(0,), (2,), (3,)])
+    """
+    target = _check_attractor(g, attractor)
+    others = [a for a in attractors(g) if a != target]
+    excluded = set()
+    for other in others:
+        excluded |= basin_some(g, other)
+    return frozenset(basin_some(g, target) - excluded)
+
+
+# --------------------------------------------------------------------------- the analysis
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """Stable points, transition graph, attractors and basins of one method on one payoff.
+
+    Attributes
+    ----------
+    payoff : Payoff
+        The analysed payoff Q_jt.
+    method : str
+        The method's name.
+    settings : mapping
+        The method's ``settings()`` (JSON-able).
+    transitions : mapping
+        ``u_tilde -> FitResult`` for every joint action, in C order.
+    graph : networkx.DiGraph
+        Frozen transition graph u~ -> ubar (:func:`transition_graph`).
+    kinds : mapping
+        ``u -> "strong" | "weak"`` for the stable points, in C order.
+    attractors : tuple of frozenset
+        Attracting components, sorted by smallest member.
+    basins_some : tuple of frozenset
+        Per attractor, every u~ from which SOME path reaches it.
+    basins_all : tuple of frozenset
+        Per attractor, every u~ from which EVERY path ends in it.
+    optimal : tuple of joint actions
+        The arg-max set u* of Q_jt.
+    """
+
+    payoff: Payoff
+    method: str
+    settings: Mapping[str, Any]
+    transitions: Mapping[JointAction, FitResult]
+    graph: nx.DiGraph = field(repr=False)
+    kinds: Mapping[JointAction, str]
+    attractors: tuple[frozenset, ...]
+    basins_some: tuple[frozenset, ...]
+    basins_all: tuple[frozenset, ...]
+    optimal: tuple[JointAction, ...]
+
+    @property
+    def stable_points(self) -> tuple[JointAction, ...]:
+        """Every stable u~ (weak or strong), in C order."""
+        return tuple(self.kinds)
+
+    @property
+    def certified(self) -> bool:
+        """Whether every fit was proven optimal (no solver budget stopped early)."""
+        return all(f.certified for f in self.transitions.values())
+
+    def greedy_set(self, u_tilde) -> frozenset:
+        """The greedy set ubar(u~)."""
+        return self.transitions[tuple(int(a) for a in u_tilde)].greedy_set
+
+    def kind(self, u) -> str | None:
+        """``"strong"``, ``"weak"`` or None (not stable)."""
+        return self.kinds.get(tuple(int(a) for a in u))
+
+    def attractor_kind(self, index: int) -> str:
+        """``"point"`` for a singleton attractor (a strongly stable point), ``"cycle"`` otherwise."""
+        return "point" if len(self.attractors[index]) == 1 else "cycle"
+
+    @property
+    def optimum_stable(self) -> bool:
+        """Whether some optimal joint action u* is stable (weakly or strongly)."""
+        return any(u in self.kinds for u in self.optimal)
+
+    @property
+    def optimum_reachable_from(self) -> frozenset:
+        """Every u~ from which SOME path of the graph reaches an optimal joint action."""
+        reach = set(self.optimal)
+        for u in self.optimal:
+            reach |= nx.ancestors(self.graph, u)
+        return frozenset(reach)
+
+    @property
+    def optimum_reachable_from_every(self) -> bool:
+        """Whether every u~ has a path to an optimal joint action."""
+        return len(self.optimum_reachable_from) == self.graph.number_of_nodes()
+
+    @property
+    def optimum_guaranteed_from(self) -> frozenset:
+        """Every u~ whose every path ends in an attractor made only of optimal joint actions."""
+        optimal = set(self.optimal)
+        good = [i for i, a in enumerate(self.attractors) if a <= optimal]
+        bad = [i for i, a in enumerate(self.attractors) if not a <= optimal]
+        reach_good = set().union(*(self.basins_some[i] for i in good)) if good else set()
+        reach_bad = set().union(*(self.basins_some[i] for i in bad)) if bad else set()
+        return frozenset(reach_good - reach_bad)
+
+
+def _as_payoff(payoff) -> Payoff:
+    return payoff if isinstance(payoff, Payoff) else Payoff(payoff)
+
+
+def analyze(
+    payoff,
+    method,
+    *,
+    progress: Callable[[int, int, FitResult], Any] | None = None,
+) -> StabilityResult:
+    """Stability analysis of ``method`` on ``payoff``: one ``method.fit`` per joint action u~.
+
+    Parameters
+    ----------
+    payoff : Payoff or array_like
+        Q_jt, shape (A_1, ..., A_n).
+    method : Method
+        Anything with ``fit(payoff, u_tilde) -> FitResult`` and a ``name``;
+        ``settings()`` is recorded when present.
+    progress : callable, optional
+        Called as ``progress(done, total, fit_result)`` after each u~ (use it
+        for progress bars and to save partial results).
+
+    Returns
+    -------
+    StabilityResult
+
+    Raises
+    ------
+    ValueError
+        When the method returns a fit for another u~ or an empty or
+        out-of-range greedy set (a method bug, not bad user input).
+
+    Examples
+    --------
+    A toy method whose fit always moves to the payoff's best cell in u~'s row
+    (a stand-in for a real method; see ``stablepoint.methods``):
+
+    >>> import numpy as np
+    >>> from stablepoint.methods.base import FitResult
+    >>> class RowBest:
+    ...     name = "row-best"
+    ...     def fit(self, payoff, u):
+    ...         row = payoff.values[u[0]]
+    ...         best = frozenset((u[0], int(j)) for j in np.flatnonzero(row == row.max()))
+    ...         return FitResult(self.name, tuple(u), 0.0, best, ())
+    >>> res = analyze(Payoff([[1, 2], [3, 0]]), RowBest())
+    >>> dict(res.kinds), res.attractors
+    ({(0, 1): 'strong', (1, 0): 'strong'}, (frozenset({(0, 1)}), frozenset({(1, 0)})))
+    >>> res.optimal, res.optimum_stable, sorted(res.optimum_reachable_from)
+    (((1, 0),), True, [(1, 0), (1, 1)])
+    """
+    payoff = _as_payoff(payoff)
+    if not callable(getattr(method, "fit", None)):
+        raise SettingsError(f"method {method!r} has no fit(payoff, u_tilde)")
+    name = str(getattr(method, "name", type(method).__name__))
+    settings = dict(method.settings()) if callable(getattr(method, "settings", None)) else {}
+    total = payoff.n_joint
+    fits: dict[JointAction, FitResult] = {}
+    for done, u in enumerate(payoff.joint_actions(), start=1):
+        fit = method.fit(payoff, u)
+        if tuple(int(a) for a in fit.u_tilde) != u:
+            raise ValueError(f"{name}.fit returned u~ = {tuple(fit.u_tilde)} for u~ = {u}")
+        for v in fit.greedy_set:
+            if payoff.check_action(v) != tuple(v):
+                raise ValueError(f"{name}.fit greedy action {v!r} is not a tuple of ints")
+        fits[u] = fit
+        if progress is not None:
+            progress(done, total, fit)
+    return _assemble(payoff, name, settings, fits)
+
+
+def _assemble(payoff: Payoff, name: str, settings: dict, fits: dict) -> StabilityResult:
+    g = transition_graph({u: f.greedy_set for u, f in fits.items()})
+    atts = attractors(g)
+    some = tuple(basin_some(g, a) for a in atts)
+    every = []
+    for i, a in enumerate(atts):
+        others = set().union(*(some[j] for j in range(len(atts)) if j != i)) if len(atts) > 1 else set()
+        every.append(frozenset(some[i] - others))
+    return StabilityResult(
+        payoff=payoff,
+        method=name,
+        settings=MappingProxyType(dict(settings)),
+        transitions=MappingProxyType(dict(fits)),
+        graph=nx.freeze(g),
+        kinds=MappingProxyType(stability_kinds(g)),
+        attractors=atts,
+        basins_some=some,
+        basins_all=tuple(every),
+        optimal=tuple(payoff.optimal_actions()),
+    )
+
+
+# --------------------------------------------------------------------------- epsilon sweeps
+
+
+@dataclass(frozen=True)
+class CriticalInterval:
+    """An interval of epsilon in which one joint action's stability kind changes.
+
+    Attributes
+    ----------
+    action : joint action
+        The u~ whose kind changes.
+    lo, hi : float
+        The bracket, ``hi - lo <= tol`` of the sweep (or the grid gap when the
+        bisection budget ran out); the kind is ``before`` at ``lo`` and
+        ``after`` at ``hi``.
+    before, after : str or None
+        ``"strong"``, ``"weak"`` or None (not stable).
+    """
+
+    action: JointAction
+    lo: float
+    hi: float
+    before: str | None
+    after: str | None
+
+    @property
+    def midpoint(self) -> float:
+        """The critical epsilon's estimate, (lo + hi) / 2."""
+        return 0.5 * (self.lo + self.hi)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Stable sets over a grid of epsilons and the critical intervals between them.
+
+    Attributes
+    ----------
+    epsilons : tuple of float
+        The grid, ascending.
+    results : tuple of StabilityResult
+        The full analysis at each grid point.
+    critical : tuple of CriticalInterval
+        One bracket per (grid gap, joint action) whose kind differs at the two
+        ends, sorted by ``lo`` then action.  A kind that changes and changes
+        back inside one grid gap is not seen: refine the grid.
+    tol : float
+        Bisection tolerance on epsilon.
+    """
+
+    epsilons: tuple[float, ...]
+    results: tuple[StabilityResult, ...]
+    critical: tuple[CriticalInterval, ...]
+    tol: float
+
+    @property
+    def payoff(self) -> Payoff:
+        return self.results[0].payoff
+
+    @property
+    def method(self) -> str:
+        return self.results[0].method
+
+    def stable_sets(self) -> tuple[frozenset, ...]:
+        """The stable joint actions at each grid epsilon."""
+        return tuple(frozenset(r.kinds) for r in self.results)
+
+    def kinds(self) -> tuple[Mapping[JointAction, str], ...]:
+        """``u -> kind`` of the stable points at each grid epsilon."""
+        return tuple(r.kinds for r in self.results)
+
+
+def _kind_of(fit: FitResult) -> str | None:
+    u = tuple(int(a) for a in fit.u_tilde)
+    if u not in fit.greedy_set:
+        return None
+    return STRONG if len(fit.greedy_set) == 1 else WEAK
+
+
+def sweep_epsilon(
+    payoff,
+    method_factory: Callable[[float], Any],
+    epsilons: Sequence[float],
+    *,
+    tol: float = 1e-3,
+    progress: Callable[[int, int, float, FitResult], Any] | None = None,
+) -> SweepResult:
+    """Stable set per epsilon and brackets of the critical epsilons where it changes.
+
+    The stability of u~ depends only on ``fit(payoff, u~)``, so a change of the
+    stable set between two grid points is bracketed per joint action: bisect
+    epsilon on that action's own fit until the bracket is at most ``tol`` wide.
+
+    Parameters
+    ----------
+    payoff : Payoff or array_like
+    method_factory : callable
+        ``epsilon -> method`` (e.g. ``lambda e: get_method("qmix", epsilon=e)``).
+    epsilons : sequence of float
+        Grid points in [0, 1]; sorted and deduplicated here.
+    tol : float
+        Width of the final brackets (> 0).
+    progress : callable, optional
+        ``progress(done, total, epsilon, fit_result)`` after every fit; ``total``
+        grows when the bisection stage is planned.
+
+    Returns
+    -------
+    SweepResult
+
+    Raises
+    ------
+    SettingsError
+        An epsilon outside [0, 1], an empty grid, or ``tol <= 0``.
+
+    Examples
+    --------
+    A toy method for which (1, 1) is stable exactly when epsilon < 0.3:
+
+    >>> from stablepoint.methods.base import FitResult
+    >>> class Toy:
+    ...     name = "toy"
+    ...     def __init__(self, eps): self.eps = eps
+    ...     def fit(self, payoff, u):
+    ...         keep = u == (1, 1) and self.eps < 0.3
+    ...         return FitResult("toy", u, 0.0, frozenset({u if keep else (0, 0)}), ())
+    >>> sw = sweep_epsilon([[1, 0], [0, 0]], Toy, [0.0, 0.5, 1.0], tol=1e-3)
+    >>> [sorted(s) for s in sw.stable_sets()]
+    [[(0, 0), (1, 1)], [(0, 0)], [(0, 0)]]
+    >>> c = sw.critical[0]
+    >>> c.action, c.before, c.after, c.hi - c.lo <= 1e-3, c.lo < 0.3 <= c.hi
+    ((1, 1), 'strong', None, True, True)
+    """
+    payoff = _as_payoff(payoff)
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise SettingsError(f"sweep tolerance must be a positive number, got {tol!r}") from None
+    if not tol > 0 or math.isinf(tol):
+        raise SettingsError(f"sweep tolerance must be a positive number, got {tol!r}")
+    grid = sorted({check_epsilon(e) for e in epsilons})
+    if not grid:
+        raise SettingsError("the epsilon grid is empty")
+    n_joint = payoff.n_joint
+    state = {"done": 0, "total": len(grid) * n_joint}
+
+    def tick(eps, fit):
+        state["done"] += 1
+        if progress is not None:
+            progress(state["done"], state["total"], eps, fit)
+
+    results = []
+    for eps in grid:
+        results.append(analyze(payoff, method_factory(eps), progress=lambda d, t, f, e=eps: tick(e, f)))
+
+    # Plan every bisection first so that the progress total is known.
+    plans = []
+    for k in range(len(grid) - 1):
+        lo_res, hi_res = results[k], results[k + 1]
+        for u in lo_res.transitions:
+            a, b = lo_res.kind(u), hi_res.kind(u)
+            if a != b:
+                steps = max(0, math.ceil(math.log2((grid[k + 1] - grid[k]) / tol)))
+                plans.append((u, grid[k], grid[k + 1], a, b, steps))
+    state["total"] += sum(p[-1] for p in plans)
+
+    critical = []
+    for u, lo, hi, a, b, steps in plans:
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            fit = method_factory(mid).fit(payoff, u)
+            tick(mid, fit)
+            if _kind_of(fit) == a:
+                lo = mid
+            else:
+                # Any kind other than the left one (the right one or a third) moves hi.
+                hi, b = mid, _kind_of(fit)
+        critical.append(CriticalInterval(u, lo, hi, a, b))
+    critical.sort(key=lambda c: (c.lo, c.action))
+    return SweepResult(tuple(grid), tuple(results), tuple(critical), tol)
