@@ -22,6 +22,8 @@ COMMANDS = {
     "confirm": "stablepoint.commands.confirm:confirm",
     "tables": "stablepoint.commands.tables:tables",
     "check": "stablepoint.commands.check:check",
+    "sweep": "stablepoint.commands.sweep:sweep",
+    "plot": "stablepoint.commands.plot:plot",
 }
 
 

@@ -34,6 +34,7 @@ from stablepoint.rl.learner import (
 )
 from stablepoint.rl.runner import run_episodes
 
+torch.set_num_threads(1)  # tiny networks: more threads only contend on a shared CI machine
 TABLE5 = get_game("table5")
 
 
@@ -42,7 +43,7 @@ class TableQ(nn.Module):
 
     def __init__(self, values):
         super().__init__()
-        self.values = torch.as_tensor(np.asarray(values), dtype=torch.float32)
+        self.values = torch.tensor(np.array(values), dtype=torch.float32)
 
     def forward(self, state, actions):
         return self.values[tuple(actions.long().unbind(-1))]
@@ -98,7 +99,7 @@ def test_td_lambda_matches_the_lambda_return(lam):
 
 
 def test_increment_target_reproduces_mrvf_table2():
-    y = torch.as_tensor(TABLE5.values)
+    y = torch.tensor(TABLE5.values)
     np.testing.assert_array_equal(increment_target(y, y[2, 2]).numpy(), [[3, 0, 0], [0, 0, 0], [0, 0, 0]])
     np.testing.assert_array_equal(increment_target(y, y[0, 0]).numpy(), np.zeros((3, 3)))
 
@@ -245,23 +246,20 @@ def test_qtran_losses_match_their_definitions():
         jt = lambda a: learner.joint(ctx.state[:, 0], a)
         opt = q.max(-1).values.sum(-1) - jt(greedy) + v  # sum_i max Q_i = sum_i Q_i(ubar)
         nopt = torch.clamp(q.gather(-1, acts.unsqueeze(-1)).squeeze(-1).sum(-1) - jt(acts) + v, max=0.0)
-    assert float(got["qtran_opt"]) == pytest.approx(float((opt**2).mean()), rel=1e-5)
-    assert float(got["qtran_nopt"]) == pytest.approx(float((nopt**2).mean()), rel=1e-5)
-    assert float(got["qtran_nopt"]) > 0.0
+    assert float(got["qtran_opt"].detach()) == pytest.approx(float((opt**2).mean()), rel=1e-5)
+    assert float(got["qtran_nopt"].detach()) == pytest.approx(float((nopt**2).mean()), rel=1e-5)
+    assert float(got["qtran_nopt"].detach()) > 0.0
 
 
-def test_update_reduces_the_loss_for_every_shipped_algorithm():
-    from stablepoint.rl.config import list_algos
-
-    info = make_env("matrix:qtran").info
-    for name in list_algos():
-        torch.manual_seed(0)
-        learner = Learner(load_algo(name), info, seed=0)
-        batch = _batch(learner, "matrix:qtran", episodes=32)
-        first = learner.update(batch, epsilon=1.0)["losses/total"]
-        for _ in range(30):
-            last = learner.update(batch, epsilon=1.0)["losses/total"]
-        assert np.isfinite(last) and last < first, name
+@pytest.mark.parametrize("name", ["vdn", "qmix", "wqmix", "ow_qmix", "qplex", "qtran", "resq", "mrvf", "nonmono_qmix_rnd"])
+def test_update_reduces_the_loss(name):
+    torch.manual_seed(0)
+    learner = Learner(dataclasses.replace(load_algo(name), sample_epsilon=-1.0), make_env("matrix:qtran").info, seed=0)
+    batch = _batch(learner, "matrix:qtran", episodes=32)
+    first = learner.update(batch, epsilon=1.0)["losses/total"]
+    for _ in range(15):
+        last = learner.update(batch, epsilon=1.0)["losses/total"]
+    assert np.isfinite(last) and last < first
 
 
 def test_rnd_bonus_is_added_to_the_reward():

@@ -12,6 +12,7 @@ from stablepoint.errors import SettingsError
 from stablepoint.rl.agents import RNNAgent, agent_inputs, joint_onehot
 from stablepoint.rl.mixers import MIXERS, JointQ, MixContext, make_mixer
 
+torch.set_num_threads(1)
 N_AGENTS, N_ACTIONS, STATE_DIM = 3, 4, 5
 JOINT = torch.tensor(list(itertools.product(range(N_ACTIONS), repeat=N_AGENTS)))  # (64, 3)
 

@@ -26,7 +26,7 @@ policy mu_0 of Eq. 10.
 >>> model = LossModel(get_game("game-a"), "vdn", tau=1.0)
 >>> x = model.to_tensor([0, 0, 0, 0, 0, 0])
 >>> round(float(model.loss(x)), 6)    # mean of y^2 under the uniform softmax
-64.0
+80.0
 >>> model.field(x, "semi").shape
 torch.Size([6])
 """
@@ -116,7 +116,7 @@ class LossModel:
         # Row a of _index holds the positions in q of (Q_1(a_1), ..., Q_N(a_N)).
         index = torch.as_tensor(joint + offsets, device=self.device)
         object.__setattr__(self, "_index", index)
-        y = torch.as_tensor(self.payoff.values.reshape(-1), dtype=self.dtype, device=self.device)
+        y = torch.as_tensor(np.array(self.payoff.values.reshape(-1)), dtype=self.dtype, device=self.device)
         object.__setattr__(self, "_y", y)
 
     # ---- sizes and conversions ---------------------------------------------------------

@@ -19,7 +19,7 @@ from stablepoint.payoff import Payoff
 from stablepoint.projection import SOLVERS, ideal_qmix
 from stablepoint.projection.result import STATUS_MESSAGES, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
-from stablepoint.visitation import VISITATIONS, check_epsilon
+from stablepoint.visitation import VISITATIONS
 
 __all__ = [
     "check_visitation",

@@ -324,13 +324,16 @@ def load_env(spec: str, **overrides) -> tuple[EnvConfig, dict]:
 def make_config(env: str, algo: str, **train_overrides) -> TrainConfig:
     """A validated :class:`TrainConfig`: env family defaults, then ``train_overrides``.
 
-    ``train_overrides`` are :class:`TrainConfig` fields; ``None`` values are ignored so a
-    CLI can pass every option through.
+    ``train_overrides`` are :class:`TrainConfig` fields or :class:`EnvConfig` fields other than
+    ``spec`` (``n_envs``, ``gamma``); ``None`` values are ignored so a CLI can pass every option
+    through.
     """
-    env_cfg, env_train = load_env(env)
+    given = {k: v for k, v in train_overrides.items() if v is not None}
+    env_keys = {k: given.pop(k) for k in list(given) if k in _ENV_FIELDS - {"spec"}}
+    env_cfg, env_train = load_env(env, **env_keys)
     algo_cfg = load_algo(algo)
     settings = dict(env_train)
-    settings.update({k: v for k, v in train_overrides.items() if v is not None})
+    settings.update(given)
     _check_keys(settings, _TRAIN_FIELDS, "train settings")
     base = _coerce(_TrainFields, settings, "train settings")
     return validate(TrainConfig(env=env_cfg, algo=algo_cfg, **dataclasses.asdict(base)))

@@ -40,6 +40,8 @@ class LinearSchedule:
 
     def __call__(self, t_env: int) -> float:
         frac = min(max(t_env, 0) / self.steps, 1.0)
+        if frac >= 1.0:
+            return float(self.finish)
         return float(self.start + frac * (self.finish - self.start))
 
 

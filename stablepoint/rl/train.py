@@ -16,8 +16,9 @@ A run directory ``<out>/<run_name>/`` holds
   learned Q_tot table of every round and the learned Q^_jt table.
 
 Resuming is exact (bit-for-bit the run that was not interrupted) when the replay buffer fit
-in the checkpoint and the environment draws no random numbers (matrix games); otherwise the
-run continues from the checkpointed networks with an environment stream that differs.
+in the checkpoint (at most ``CHECKPOINT_BUFFER_BYTES``) and the environment saves its random
+generator (``state_dict``); otherwise the run continues from the checkpointed networks and
+refills its replay buffer.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ __all__ = ["TrainResult", "MatrixTables", "train", "matrix_tables", "run_dir_for
 CHECKPOINT_BUFFER_BYTES = 256 * 2**20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MatrixTables:
     """What a trained learner makes of a one-step matrix game.
 
@@ -248,6 +249,12 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
     os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
 
 
+def _env_state(env):
+    # envs that draw random numbers expose their generator state (stablepoint.rl.envs.base)
+    fn = getattr(env, "state_dict", None)
+    return fn() if callable(fn) else None
+
+
 def _buffer_bytes(buffer: EpisodeBuffer) -> int:
     per_episode = sum(int(np.prod(shape)) * dtype.itemsize for shape, dtype in buffer.scheme.values())
     return per_episode * buffer.max_seq_length * len(buffer)
@@ -308,6 +315,9 @@ def train(
         if checkpoint["buffer"] is not None:
             buffer.load_state_dict(checkpoint["buffer"])
         rng.bit_generator.state = checkpoint["rng"]
+        for e, key in ((env, "env"), (test_env, "test_env")):
+            if checkpoint.get(key) is not None and callable(getattr(e, "load_state_dict", None)):
+                e.load_state_dict(checkpoint[key])
         torch.set_rng_state(checkpoint["torch_rng"].cpu())
         t_env, episodes, marks = checkpoint["t_env"], checkpoint["episodes"], dict(checkpoint["marks"])
         resumed_from = t_env
@@ -322,6 +332,8 @@ def train(
                 "controller": controller.state_dict(),
                 "buffer": buffer.state_dict() if _buffer_bytes(buffer) <= CHECKPOINT_BUFFER_BYTES else None,
                 "rng": rng.bit_generator.state,
+                "env": _env_state(env),
+                "test_env": _env_state(test_env),
                 "torch_rng": torch.get_rng_state(),
                 "t_env": t_env,
                 "episodes": episodes,

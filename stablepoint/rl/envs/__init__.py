@@ -84,6 +84,8 @@ def _make_predator_prey(args: str, n_envs: int, seed: int, **kwargs) -> VecEnv:
 ENVS: dict[str, Callable[..., VecEnv]] = {
     "matrix": _make_matrix,
     "predator_prey": _make_predator_prey,
+    "smac": lambda *a, **k: __import__("stablepoint.rl.envs.smac", fromlist=["make"]).make(*a, **k),
+    "smax": lambda *a, **k: __import__("stablepoint.rl.envs.smax", fromlist=["make"]).make(*a, **k),
 }
 
 

@@ -24,7 +24,8 @@ actions never runs over an empty set.
 
 Every env in the registry also carries ``options``, a plain dict of its
 settings (for predator-prey including ``capture_rule``), to be written into
-run records.
+run records, and ``state_dict()`` / ``load_state_dict()`` for its random
+generator, so a checkpointed run resumes with the same env randomness.
 """
 
 from __future__ import annotations

@@ -93,6 +93,13 @@ class MatrixGameEnv:
         """Start a new (one-step) episode in every copy; the game has no randomness."""
         self._done[:] = False
 
+    def state_dict(self) -> dict:
+        """Nothing to save: the game is deterministic (kept for the common interface)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Accept :meth:`state_dict` output (nothing to restore)."""
+
     def obs(self) -> np.ndarray:
         """Agent ids (or a constant), ``(n_envs, n_agents, obs_dim)`` float32."""
         return np.broadcast_to(self._obs, (self.n_envs,) + self._obs.shape).copy()

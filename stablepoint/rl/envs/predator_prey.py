@@ -257,6 +257,14 @@ class PredatorPreyEnv:
         self.done[:] = False
         self.t[:] = 0
 
+    def state_dict(self) -> dict:
+        """The generator state, for exact resumption between episodes (positions are redrawn at reset)."""
+        return {"rng": self._rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the generator from :meth:`state_dict`."""
+        self._rng.bit_generator.state = state["rng"]
+
     def set_positions(self, pred_pos, prey_pos, pred_active=None, prey_active=None) -> None:
         """Put the env into a given configuration (for tests and hand-made scenarios).
 

@@ -1,0 +1,46 @@
+"""``stablepoint plot``: learning curves (PNG/SVG) and a final-performance CSV from run directories.
+
+Exit codes: 0 written; 2 bad input (no run directories, unknown metric or format).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out", default="curves.png", show_default=True,
+              help="Figure file; the suffix picks the format (.png, .svg, .pdf).")
+@click.option("--csv", "csv_path", default=None,
+              help="Final-performance CSV (default <out stem>_final.csv; counts in <...>_final_counts.csv).")
+@click.option("--metric", type=click.Choice(["auto", "return", "win_rate", "normalized_return"]), default="auto",
+              show_default=True, help="auto: win rate on SMAC/SMAX, Eq. 30 normalized return on risk-reward games, else return.")
+@click.option("--tolerance", type=float, default=0.05, show_default=True, help="Best/worst tolerance (MRVF Table 3).")
+@click.option("--final-fraction", type=float, default=0.25, show_default=True,
+              help="Final performance = mean over the last this fraction of each run's steps.")
+@click.option("--negative", type=click.Choice(["ratio", "printed"]), default="ratio", show_default=True,
+              help="Eq. 30 negative branch: r/|min| (order-preserving) or the formula as printed.")
+@click.option("--title", default="", help="Figure title.")
+def plot(runs, out, csv_path, metric, tolerance, final_fraction, negative, title):
+    """Plot median learning curves with bands for RUNS (run directories or folders holding them)."""
+    from stablepoint.errors import SettingsError
+    from stablepoint.rl.plot import aggregate, final_table, load_runs, plot_curves, write_final_csv
+
+    out = Path(out)
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise SettingsError(f"--out must end in .png, .svg or .pdf, got {out.name!r}")
+    curves = load_runs(runs, metric=metric, negative=negative)
+    bands = aggregate(curves)
+    fig = plot_curves(bands, title=title)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=150)
+    table = final_table(curves, tolerance=tolerance, final_fraction=final_fraction)
+    csv_path = Path(csv_path) if csv_path else out.with_name(out.stem + "_final.csv")
+    write_final_csv(table, csv_path)
+    click.echo(f"{len(curves)} runs, {len(bands)} curves -> {out}")
+    click.echo(f"final performance -> {csv_path} (best/worst counts, tolerance {tolerance:g}):")
+    for algo, c in table.counts.items():
+        click.echo(f"  {algo:16s} best {c['best']:3d}  worst {c['worst']:3d}")

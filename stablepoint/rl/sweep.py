@@ -1,0 +1,439 @@
+"""Sweeps: a grid of training runs (algorithms x environments x seeds x overrides), resumable.
+
+A sweep file is YAML::
+
+    name: figure6-predator-prey        # optional, for reports
+    out: runs/figure6                  # parent of the run directories
+    algos: [qmix, wqmix, mrvf]         # names or YAML paths, as for ``stablepoint train``
+    envs: ["predator_prey:punishment=0", "predator_prey:punishment=-2"]
+    seeds: 5                           # 0..4, or an explicit list [0, 3, 7]
+    settings: {steps: 200000}          # fixed for every run
+    overrides:                         # optional grid axis: a list of variants ...
+      - {}
+      - {epsilon_anneal_steps: 5000, algo.sample_epsilon: 0.1}
+    # ... or a mapping of lists, expanded as a product: {lr: [...]} style
+
+Keys of ``settings`` and of each override are :class:`~stablepoint.rl.config.TrainConfig`
+fields, ``algo.<field>`` (:class:`~stablepoint.rl.config.AlgoConfig`) or ``env.<field>``
+(``env.n_envs``, ``env.gamma``).  Every run is an ordinary :func:`stablepoint.rl.train.train`
+run in ``<out>/<env>__<algo>__seed<seed>[__<override>]``, whose ``config.yaml`` describes it
+completely; the sweep adds nothing a run needs.
+
+Resuming is by what each run directory holds: a ``final.json`` with ``t_env >= steps``
+is finished (skipped); a ``checkpoints/last.pt`` without it is a killed run, continued with
+``train(..., resume=True)``; anything else starts fresh.  A run that raises is recorded in
+its ``failed.json`` (error and traceback) and the sweep goes on; the next invocation retries
+it.  ``<out>/sweep.json`` lists every run's latest status.
+
+Backends: ``local`` (default) runs one process per worker, ``workers`` defaulting to the
+CPU count (``workers=1`` runs in this process); ``ray`` sends the same function to a Ray
+cluster (``pip install .[ray]``; ``ray.init(address=...)``), writing the same directories.
+
+>>> spec = sweep_from_dict({"out": "runs/x", "algos": ["vdn", "qmix"], "envs": ["matrix:table5"],
+...                         "seeds": 2, "settings": {"steps": 100}})
+>>> [run.name for run in expand(spec)]
+['matrix-table5__vdn__seed0', 'matrix-table5__vdn__seed1', 'matrix-table5__qmix__seed0', 'matrix-table5__qmix__seed1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import os
+import re
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from stablepoint.errors import SettingsError
+
+__all__ = [
+    "SweepSpec",
+    "SweepRun",
+    "RunOutcome",
+    "SweepResult",
+    "BACKENDS",
+    "load_sweep",
+    "sweep_from_dict",
+    "expand",
+    "run_status",
+    "run_one",
+    "run_sweep",
+]
+
+#: outcome statuses and what they mean
+STATUS_MESSAGES = {
+    "finished": "trained to the end in this invocation",
+    "resumed": "continued from a checkpoint and finished",
+    "skipped": "already finished before this invocation",
+    "failed": "raised an error (see failed.json in its run directory)",
+}
+
+_SPEC_KEYS = {"name", "out", "algos", "envs", "seeds", "settings", "overrides"}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed sweep file (see the module docstring)."""
+
+    out: str
+    algos: tuple[str, ...]
+    envs: tuple[str, ...]
+    seeds: tuple[int, ...]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    overrides: tuple[Mapping[str, Any], ...] = ({},)
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One cell of the grid: its name and the complete config (as a plain dict)."""
+
+    name: str
+    config: dict
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config["out"]) / self.name
+
+    @property
+    def steps(self) -> int:
+        return int(self.config["steps"])
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one run in one invocation.
+
+    Attributes
+    ----------
+    name : str
+    run_dir : str
+    status : {"finished", "resumed", "skipped", "failed"}
+    t_env : int or None
+        Environment steps reached (None when the run failed before training).
+    test_return : float or None
+        Final ``test/return_mean``.
+    resumed_from : int or None
+        Checkpoint ``t_env`` a resumed run started from.
+    error : str
+        One-line error of a failed run.
+    seconds : float
+    """
+
+    name: str
+    run_dir: str
+    status: str
+    t_env: int | None = None
+    test_return: float | None = None
+    resumed_from: int | None = None
+    error: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """All outcomes of one :func:`run_sweep` call, in grid order."""
+
+    outcomes: tuple[RunOutcome, ...]
+
+    def count(self, status: str) -> int:
+        return sum(o.status == status for o in self.outcomes)
+
+    @property
+    def success(self) -> bool:
+        return self.count("failed") == 0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", str(text)).strip("-")
+
+
+def _as_tuple(value, what: str, where: str) -> tuple:
+    if isinstance(value, (str, int)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise SettingsError(f"{where}: {what} must be a non-empty list")
+    return tuple(value)
+
+
+def sweep_from_dict(data: Mapping[str, Any], where: str = "sweep") -> SweepSpec:
+    """Validate a sweep mapping (a parsed sweep file) into a :class:`SweepSpec`."""
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{where}: expected a mapping at the top level")
+    unknown = sorted(set(data) - _SPEC_KEYS)
+    if unknown:
+        raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_SPEC_KEYS))}")
+    for key in ("algos", "envs", "seeds"):
+        if key not in data:
+            raise SettingsError(f"{where}: missing {key!r}")
+    seeds = data["seeds"]
+    if isinstance(seeds, int) and not isinstance(seeds, bool):
+        if seeds < 1:
+            raise SettingsError(f"{where}: seeds must be >= 1, got {seeds}")
+        seeds = tuple(range(seeds))
+    seeds = _as_tuple(seeds, "seeds", where)
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise SettingsError(f"{where}: seeds must be non-negative integers, got {list(seeds)}")
+    settings = data.get("settings") or {}
+    if not isinstance(settings, Mapping):
+        raise SettingsError(f"{where}: settings must be a mapping")
+    overrides = data.get("overrides") or [{}]
+    if isinstance(overrides, Mapping):
+        keys = list(overrides)
+        axes = [_as_tuple(overrides[k], f"overrides.{k}", where) for k in keys]
+        overrides = [dict(zip(keys, combo)) for combo in itertools.product(*axes)]
+    overrides = _as_tuple(overrides, "overrides", where)
+    if not all(isinstance(o, Mapping) for o in overrides):
+        raise SettingsError(f"{where}: each override must be a mapping")
+    algos = tuple(str(a) for a in _as_tuple(data["algos"], "algos", where))
+    envs = tuple(str(e) for e in _as_tuple(data["envs"], "envs", where))
+    return SweepSpec(
+        out=str(data.get("out") or "runs"),
+        algos=algos,
+        envs=envs,
+        seeds=tuple(int(s) for s in seeds),
+        settings=dict(settings),
+        overrides=tuple(dict(o) for o in overrides),
+        name=str(data.get("name") or ""),
+    )
+
+
+def load_sweep(path) -> SweepSpec:
+    """Read and validate a sweep YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"sweep file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return sweep_from_dict(data or {}, str(path))
+
+
+def _build_config(env: str, algo: str, seed: int, out: str, run_name: str, values: Mapping[str, Any]):
+    """A validated TrainConfig from grid coordinates and ``key: value`` settings."""
+    from stablepoint.rl.config import config_from_dict, config_to_dict, make_config
+
+    train_values = {k: v for k, v in values.items() if "." not in k}
+    nested = {k: v for k, v in values.items() if "." in k}
+    cfg = make_config(env, algo, seed=seed, out=out, run_name=run_name, **train_values)
+    if nested:
+        data = config_to_dict(cfg)
+        for key, value in nested.items():
+            section, _, name = key.partition(".")
+            if section not in ("algo", "env") or not name or name == "spec":
+                raise SettingsError(f"bad sweep setting {key!r}; use a train field, algo.<field> or env.<field>")
+            data[section][name] = value
+        cfg = config_from_dict(data)
+    return cfg
+
+
+def expand(spec: SweepSpec) -> list[SweepRun]:
+    """Every run of the grid (algorithm-major, then env, override, seed), configs validated.
+
+    Raises
+    ------
+    SettingsError
+        An unknown algorithm, environment family or setting, or two cells with one run name.
+    """
+    from stablepoint.rl.config import config_to_dict
+
+    runs: list[SweepRun] = []
+    for algo, env, override, seed in itertools.product(spec.algos, spec.envs, spec.overrides, spec.seeds):
+        algo_label = Path(algo).stem if algo.endswith((".yaml", ".yml")) else algo
+        name = f"{_slug(env)}__{_slug(algo_label)}__seed{seed}"
+        if override:
+            name += "__" + "_".join(f"{_slug(k)}={_slug(v)}" for k, v in sorted(override.items()))
+        values = {**spec.settings, **override}
+        for reserved in ("seed", "out", "run_name"):
+            if reserved in values:
+                raise SettingsError(f"sweep setting {reserved!r} is set by the sweep itself")
+        cfg = _build_config(env, algo, seed, spec.out, name, values)
+        runs.append(SweepRun(name, config_to_dict(cfg)))
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise SettingsError(f"two sweep cells share the run name {dup!r}")
+    return runs
+
+
+def run_status(run: SweepRun) -> str:
+    """``"done"``, ``"checkpoint"`` (killed mid-way), ``"failed"`` or ``"new"`` from the run directory."""
+    d = run.run_dir
+    final = d / "final.json"
+    if final.is_file():
+        try:
+            if int(json.loads(final.read_text())["t_env"]) >= run.steps:
+                return "done"
+        except (ValueError, KeyError, TypeError):
+            pass
+    if (d / "checkpoints" / "last.pt").is_file():
+        return "checkpoint"
+    if (d / "failed.json").is_file():
+        return "failed"
+    return "new"
+
+
+def run_one(run: SweepRun, progress: Callable[[int, int, dict], None] | None = None) -> RunOutcome:
+    """Train one grid cell: skip if done, resume from its checkpoint if killed, else start.
+
+    Errors (any ``Exception``) are caught and written to ``failed.json``; interrupts
+    (``KeyboardInterrupt``) propagate, leaving the last checkpoint for the next invocation.
+    """
+    start = time.perf_counter()
+    d = run.run_dir
+    before = run_status(run)
+    if before == "done":
+        final = json.loads((d / "final.json").read_text())
+        return RunOutcome(run.name, str(d), "skipped", int(final["t_env"]),
+                          final.get("test", {}).get("test/return_mean"), final.get("resumed_from"))
+    try:
+        from stablepoint.rl.config import config_from_dict
+        from stablepoint.rl.train import train
+
+        cfg = config_from_dict(run.config)
+        (d / "failed.json").unlink(missing_ok=True)
+        result = train(cfg, resume=before == "checkpoint", progress=progress)
+    except Exception as exc:  # noqa: BLE001 - a failing run must not stop the sweep
+        d.mkdir(parents=True, exist_ok=True)
+        message = (str(exc).splitlines() or [type(exc).__name__])[0]
+        (d / "failed.json").write_text(json.dumps({
+            "error": f"{type(exc).__name__}: {message}",
+            "traceback": traceback.format_exc(),
+            "config": run.config,
+        }, indent=1))
+        return RunOutcome(run.name, str(d), "failed", error=f"{type(exc).__name__}: {message}",
+                          seconds=time.perf_counter() - start)
+    status = "resumed" if result.resumed_from is not None else "finished"
+    return RunOutcome(run.name, str(d), status, result.t_env, result.test.get("test/return_mean"),
+                      result.resumed_from, seconds=time.perf_counter() - start)
+
+
+def _run_one_quiet(run: SweepRun) -> RunOutcome:
+    """Worker entry point (no progress callback crosses a process boundary)."""
+    return run_one(run)
+
+
+def _local(runs, workers, on_outcome, progress):
+    if workers == 1:
+        for run in runs:
+            cb = None if progress is None else (lambda t, total, latest, _n=run.name: progress(_n, t, total, latest))
+            on_outcome(run_one(run, cb))
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn: workers import torch afresh (fork after torch threads started can deadlock)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = {pool.submit(_run_one_quiet, run): run for run in runs}
+        for fut in as_completed(futures):
+            run = futures[fut]
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # noqa: BLE001 - a worker died (e.g. killed): record, go on
+                outcome = RunOutcome(run.name, str(run.run_dir), "failed", error=f"worker died: {type(exc).__name__}: {exc}")
+            on_outcome(outcome)
+
+
+def _ray(runs, workers, on_outcome, address):
+    try:
+        import ray
+    except ImportError:
+        raise SettingsError("the ray backend needs the 'ray' package (pip install .[ray])") from None
+    started = False
+    if not ray.is_initialized():
+        kwargs = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        started = True
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_run_one_quiet)
+        pending = {remote.remote(run): run for run in runs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            run = pending.pop(done[0])
+            try:
+                outcome = ray.get(done[0])
+            except Exception as exc:  # noqa: BLE001 - a task died: record, go on
+                outcome = RunOutcome(run.name, str(run.run_dir), "failed", error=f"ray task died: {type(exc).__name__}")
+            on_outcome(outcome)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+#: backend name -> function(runs, workers, on_outcome, **options)
+BACKENDS = {"local": _local, "ray": _ray}
+
+
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    on_outcome: Callable[[RunOutcome], None] | None = None,
+    progress: Callable[[str, int, int, dict], None] | None = None,
+) -> SweepResult:
+    """Run (or resume) every cell of ``spec``'s grid.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+    backend : {"local", "ray"}
+    workers : int, optional
+        Parallel runs; default the CPU count (local) or the cluster's (ray).  ``1`` with the
+        local backend trains in this process.
+    address : str, optional
+        Ray cluster address for ``ray.init(address=...)``; default starts a local instance.
+    on_outcome : callable, optional
+        Called with each :class:`RunOutcome` as it completes.
+    progress : callable, optional
+        ``progress(run_name, t_env, total, latest)`` during training; in-process runs only
+        (``workers=1``).
+
+    Returns
+    -------
+    SweepResult
+        Outcomes in grid order.
+    """
+    if backend not in BACKENDS:
+        raise SettingsError(f"unknown sweep backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if int(workers) != workers or workers < 1:
+        raise SettingsError(f"workers must be a positive integer, got {workers!r}")
+    runs = expand(spec)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "sweep.json"
+    outcomes: dict[str, RunOutcome] = {}
+
+    def record(outcome: RunOutcome) -> None:
+        outcomes[outcome.name] = outcome
+        rows = [dataclasses.asdict(outcomes[r.name]) if r.name in outcomes else {"name": r.name, "status": "pending"}
+                for r in runs]
+        tmp = manifest.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"name": spec.name, "spec": dataclasses.asdict(spec), "runs": rows}, indent=1))
+        os.replace(tmp, manifest)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    todo = []
+    for run in runs:
+        if run_status(run) == "done":
+            record(run_one(run))  # a cheap skip, recorded in order
+        else:
+            todo.append(run)
+    if todo:
+        if backend == "local":
+            _local(todo, min(int(workers), len(todo)), record, progress)
+        else:
+            _ray(todo, int(workers), record, address)
+    return SweepResult(tuple(outcomes[r.name] for r in runs))

@@ -1,0 +1,154 @@
+"""Sweeps: grid expansion, one-command local runs, exact resume after a kill, failures recorded."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from stablepoint.cli import main
+from stablepoint.errors import SettingsError
+from stablepoint.rl.sweep import expand, load_sweep, run_status, run_sweep, sweep_from_dict
+
+TINY = {
+    "steps": 160, "batch_size": 8, "buffer_size": 64, "epsilon_anneal_steps": 100, "test_interval": 40,
+    "test_episodes": 8, "log_interval": 40, "save_interval": 40, "device": "cpu", "tensorboard": False,
+    "target_update_interval": 5,
+}
+
+
+def write_sweep(path: Path, out: Path, **extra) -> Path:
+    data = {"name": "tiny", "out": str(out), "algos": ["vdn", "qmix"], "envs": ["matrix:table5"], "seeds": 2,
+            "settings": TINY, **extra}
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_expand_grid_names_and_settings():
+    spec = sweep_from_dict({
+        "out": "o", "algos": ["mrvf"], "envs": ["matrix:qtran", "predator_prey:punishment=-2"], "seeds": [3],
+        "settings": {"steps": 50}, "overrides": {"epsilon_anneal_steps": [10, 20], "algo.sample_epsilon": [0.1]},
+    })
+    runs = expand(spec)
+    assert [r.name for r in runs] == [
+        "matrix-qtran__mrvf__seed3__algo.sample_epsilon=0.1_epsilon_anneal_steps=10",
+        "matrix-qtran__mrvf__seed3__algo.sample_epsilon=0.1_epsilon_anneal_steps=20",
+        "predator_prey-punishment=-2__mrvf__seed3__algo.sample_epsilon=0.1_epsilon_anneal_steps=10",
+        "predator_prey-punishment=-2__mrvf__seed3__algo.sample_epsilon=0.1_epsilon_anneal_steps=20",
+    ]
+    cfg = runs[1].config
+    assert cfg["epsilon_anneal_steps"] == 20 and cfg["algo"]["sample_epsilon"] == 0.1
+    assert cfg["seed"] == 3 and cfg["steps"] == 50 and cfg["run_name"] == runs[1].name
+    assert runs[1].run_dir == Path("o") / runs[1].name
+    assert runs[2].config["env"]["spec"] == "predator_prey:punishment=-2"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"algos": ["nope"], "envs": ["matrix:table5"], "seeds": 1}, "unknown algorithm 'nope'"),
+    ({"algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 1, "settings": {"stepz": 1}}, "stepz"),
+    ({"algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 1, "settings": {"seed": 1}}, "set by the sweep"),
+    ({"algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 0}, "seeds must be >= 1"),
+    ({"algos": ["qmix"], "envs": ["matrix:table5"]}, "missing 'seeds'"),
+    ({"algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 1, "settings": {"algo.nothing": 1}}, "nothing"),
+])
+def test_bad_sweeps_raise_settings_errors(data, message):
+    with pytest.raises(SettingsError, match=message):
+        expand(sweep_from_dict({"out": "o", **data}))
+
+
+def _rows(run_dir: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line]
+    for row in rows:
+        row.pop("train/steps_per_s", None)  # wall-clock rate, the only thing allowed to differ
+    return rows
+
+
+def test_sweep_runs_with_one_command_and_resumes_after_kill_with_nothing_lost(tmp_path):
+    # reference: one command, a local process pool of 2 workers, never interrupted
+    ref_file = write_sweep(tmp_path / "ref.yaml", tmp_path / "ref")
+    result = CliRunner().invoke(main, ["sweep", str(ref_file), "--workers", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "4 runs in" in result.output and "finished 4" in result.output
+    ref_spec = load_sweep(ref_file)
+    ref_runs = expand(ref_spec)
+    assert [run_status(r) for r in ref_runs] == ["done"] * 4
+
+    # the same sweep elsewhere, "killed" deterministically in the third run (qmix, seed 0) at t_env 104,
+    # after its checkpoint at t_env 80 and before it finishes
+    spec = load_sweep(write_sweep(tmp_path / "kill.yaml", tmp_path / "kill"))
+    runs = expand(spec)
+
+    def killer(name, t_env, total, latest):
+        if name == runs[2].name and t_env >= 104:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, workers=1, progress=killer)
+    assert [run_status(r) for r in runs] == ["done", "done", "checkpoint", "new"]
+    first_final = (runs[0].run_dir / "final.json").stat().st_mtime_ns
+
+    resumed = run_sweep(spec, workers=1)
+    assert [o.status for o in resumed.outcomes] == ["skipped", "skipped", "resumed", "finished"]
+    assert resumed.outcomes[2].resumed_from == 80
+    assert (runs[0].run_dir / "final.json").stat().st_mtime_ns == first_final  # not retrained
+    manifest = json.loads((tmp_path / "kill" / "sweep.json").read_text())
+    assert [r["status"] for r in manifest["runs"]] == ["skipped", "skipped", "resumed", "finished"]
+
+    # nothing lost: every run's log and final tables equal the uninterrupted sweep's
+    for ref, run in zip(ref_runs, runs):
+        assert _rows(run.run_dir) == _rows(ref.run_dir), run.name
+        a = json.loads((ref.run_dir / "final.json").read_text())
+        b = json.loads((run.run_dir / "final.json").read_text())
+        assert b["test"] == a["test"] and b["matrix"] == a["matrix"] and b["n_updates"] == a["n_updates"]
+    # a third invocation trains nothing
+    again = run_sweep(spec, workers=1)
+    assert {o.status for o in again.outcomes} == {"skipped"}
+
+
+def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    settings = {**TINY, "steps": 16}
+    path = write_sweep(tmp_path / "s.yaml", tmp_path / "out", algos=["vdn"], seeds=1,
+                       envs=["matrix:no-such-game", "matrix:qtran"], settings=settings)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--workers", "1", "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "failed   matrix-no-such-game__vdn__seed0" in result.output
+    assert "finished 1, failed 1" in result.output
+    failed = json.loads((tmp_path / "out" / "matrix-no-such-game__vdn__seed0" / "failed.json").read_text())
+    assert "no-such-game" in failed["error"] and "Traceback" in failed["traceback"]
+    assert (tmp_path / "out" / "matrix-qtran__vdn__seed0" / "final.json").is_file()
+    dry = CliRunner().invoke(main, ["sweep", str(path), "--dry-run"])
+    assert dry.exit_code == 0 and "failed" in dry.output and "done" in dry.output
+
+
+def test_bad_sweep_file_exits_2(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("algos: [qmix]\nenvs: [matrix:table5]\nseeds: 1\nwhat: 3\n")
+    result = CliRunner().invoke(main, ["sweep", str(path)])
+    assert result.exit_code == 2 and "unknown key(s) what" in result.output
+
+
+def test_shipped_sweeps_expand():
+    from importlib import resources
+
+    folder = Path(str(resources.files("stablepoint") / "configs" / "sweeps"))
+    files = sorted(folder.glob("*.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        assert expand(load_sweep(path)), path.name
+
+
+@pytest.mark.slow
+def test_ray_backend_runs_the_same_sweep(tmp_path):
+    pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install .[ray])")
+    ref = run_sweep(load_sweep(write_sweep(tmp_path / "a.yaml", tmp_path / "a")), workers=1)
+    spec = load_sweep(write_sweep(tmp_path / "b.yaml", tmp_path / "b"))
+    result = run_sweep(spec, backend="ray", workers=2)
+    assert [o.status for o in result.outcomes] == ["finished"] * 4
+    for a, b in zip(ref.outcomes, result.outcomes):
+        assert Path(a.run_dir).name == Path(b.run_dir).name
+        fa = json.loads((Path(a.run_dir) / "final.json").read_text())
+        fb = json.loads((Path(b.run_dir) / "final.json").read_text())
+        assert fa["matrix"] == fb["matrix"] and fa["test"] == fb["test"]
