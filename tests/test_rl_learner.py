@@ -221,7 +221,7 @@ def test_cw_weights_equal_the_exact_methods_eq3_weights(u_tilde):
         learner=learner, T=1, state=torch.ones(9, 1, 1),
         rounds=SimpleNamespace(greedy=[torch.tensor(u_tilde).expand(9, 1, 2)]),
     )
-    fitted = SimpleNamespace(actions=joint.unsqueeze(1), target=torch.as_tensor(TABLE5.values, dtype=torch.float32).reshape(9, 1))
+    fitted = SimpleNamespace(actions=joint.unsqueeze(1), target=torch.tensor(TABLE5.values, dtype=torch.float32).reshape(9, 1))
     w = LOSS_WEIGHTS["cw"](ctx, 0, fitted, torch.zeros(9, 1))
     np.testing.assert_allclose(w.reshape(3, 3).numpy(), eq3_weights(TABLE5.values, u_tilde, alpha=0.1), rtol=1e-6)
 

@@ -194,3 +194,17 @@ def test_confirm_command_compares_with_the_exact_analysis(tmp_path):
     assert "predicted stable points [qmix: visitation=decentralized, epsilon=0.05]: (1, 1)" in res.output
     assert "optimal: 2/2; agree with prediction: 2/2" in res.output
     assert "| qmix | (1, 1) (1, 1) | 2/2 | (1, 1) |" in md.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("game", ["qtran", "table5"])
+def test_must_show_mrvf_reaches_the_optimum_and_qmix_does_not(tmp_path, game):
+    # The papers' claim on the one-step games (MRVF Sec. 5.1; issue 6 "Must show"), 3 seeds
+    # of the 5 that analyses/results/confirm_matrix.md records.
+    from stablepoint.rl.confirm import confirm
+
+    res = confirm(game, ["qmix", "mrvf"], 3, steps=20000, out=str(tmp_path))
+    qmix, mrvf = res.rows
+    assert mrvf.majority_optimal, [s.greedy for s in mrvf.seeds]
+    assert qmix.n_optimal == 0, [s.greedy for s in qmix.seeds]
+    assert mrvf.n_agree == mrvf.n_optimal  # MRVF's only predicted stable point is the optimum

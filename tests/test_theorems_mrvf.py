@@ -49,37 +49,73 @@ def test_theorem1_strictly_improving_sequence_reaches_optimum(payoff, data):
 
 
 @given(payoffs(non_constant=True, **TINY), st.data())
-def test_theorem1_mrvf_rounds_strictly_improve(payoff, data):
-    """While the clipped target is non-constant (u~ not optimal), an MRVF round only moves up.
+def test_theorem1_mrvf_round_stable_points_strictly_improve(payoff, data):
+    """While the clipped target is non-constant (u~ not optimal), every STABLE point of a round improves.
 
     The round's epsilon is drawn below the Theorem 2 threshold of the round's
-    target, so its minima (every non-improving action) cannot be stable.
+    target Y^k, whose minima are exactly the non-improving actions; so by
+    Theorem 2 none of them is a stable point of QMIX on Y^k.  (Whether the
+    round's greedy dynamics reach a stable point at all is another matter: see
+    the Table 5 counterexample below.)
     """
     y = payoff.values
     u = data.draw(st.sampled_from([v for v in payoff.joint_actions() if y[v] < y.max()]), label="u~")
-    target = increment_target(y, u)
+    target = Payoff(increment_target(y, u))
     eps = theorem2_threshold(target) * data.draw(st.floats(0.05, 0.95), label="eps / E")
-    note(f"target={target.tolist()} eps={eps}")
+    note(f"target={target.values.tolist()} eps={eps}")
+    qmix = get_method("qmix", visitation="centralized", epsilon=eps)
+    stable = [v for v in target.joint_actions() if qmix.fit(target, v).stable]
+    assert all(y[v] > y[u] for v in stable), f"round from {u} has non-improving stable points {stable}"
+    # the MRVF method agrees: every improving action it reports is one of these stable points or a cycle member
     fit = get_method("mrvf", visitation="centralized", epsilon=eps).fit(payoff, u)
-    assert fit.greedy_set, "a round must produce some action"
-    assert all(y[v] > y[u] for v in fit.greedy_set), f"round from {u} can end at {sorted(fit.greedy_set)}"
+    assert fit.greedy_set
+    assert set(stable) & {v for v in fit.greedy_set if y[v] > y[u]} == set(stable)
 
 
-def test_theorem1_mrvf_on_table5_reaches_optimum_from_every_start():
-    """Iterating MRVF rounds from every u~ of Table 5 ends at u* (centralized, eps below E)."""
+def test_theorem1_counterexample_round_cycles_among_minima_on_table5():
+    """COUNTEREXAMPLE to MRVF's strict-improvement argument (Section 4.1), found by the toolkit.
+
+    Table 5, round k from ubar^{k-1} = (1, 2) (1-based, Q_jt = -12), centralized
+    epsilon-greedy with eps = 0.05 < E(Y^k) = 0.4011.  Y^k = Q_jt + 12 keeps the
+    four -12 cells as its minima; none is a stable point (Theorem 2 holds), yet
+    Ideal QMIX's greedy dynamics on Y^k have a closed cycle through exactly those
+    minima: (1,2) -> {(2,1), (3,1)} -> {(1,2), (1,3)} -> ...  Started from
+    ubar^{k-1}, the round never leaves it, so "ubar^k only converges to actions
+    superior to ubar^{k-1}" fails; the mrvf method reports that the process can
+    stop at (1, 2).
+    """
+    from stablepoint.stability import analyze
+
+    p = get_game("table5")
+    u = (0, 1)
+    target = Payoff(increment_target(p.values, u))
+    eps = 0.05
+    assert eps < theorem2_threshold(target) == pytest.approx(0.40107, abs=1e-5)
+    res = analyze(target, get_method("qmix", visitation="centralized", epsilon=eps))
+    minima = frozenset({(0, 1), (0, 2), (1, 0), (2, 0)})
+    assert not (set(res.kinds) & minima)  # Theorem 2: no minimum is a stable point
+    assert minima in res.attractors  # ... but the minima form a closed cycle
+    assert res.greedy_set((0, 1)) == {(1, 0), (2, 0)} and res.greedy_set((1, 0)) == {(0, 1), (0, 2)}
+    fit = get_method("mrvf", visitation="centralized", epsilon=eps).fit(p, u)
+    assert u in fit.greedy_set  # the process may stop at (1, 2)
+
+
+def test_theorem1_mrvf_from_non_minimal_starts_reaches_optimum_on_table5():
+    """From every start above the minima, MRVF rounds on Table 5 strictly improve up to u* = (1, 1)."""
     p = get_game("table5")
     method = get_method("mrvf", visitation="centralized", epsilon=0.05)
-    for start in p.joint_actions():
+    for start in [u for u in p.joint_actions() if p[u] > p.values.min()]:
         frontier, seen = {start}, set()
         while frontier:
             u = frontier.pop()
             seen.add(u)
             nxt = method.fit(p, u).greedy_set
-            if nxt == {u}:
-                assert u in p.optimal_actions(), f"MRVF stops at {u} from {start}"
+            if u in nxt:
+                assert nxt == {u} and u in p.optimal_actions(), f"MRVF can stop at {u} from {start}"
             else:
                 assert all(p[v] > p[u] for v in nxt)
                 frontier |= set(nxt) - seen
+        assert (0, 0) in seen
 
 
 # --------------------------------------------------------------------------- Theorem 2 and Lemma 1

@@ -42,7 +42,7 @@ def confirm(game, algos, seeds, steps, out, markdown, json_path, overrides, no_a
             settings[key.strip()] = value
     if threads is not None:
         settings["torch_threads"] = threads
-    with tqdm(total=len(names) * seeds * steps, unit="step", dynamic_ncols=True, desc=f"confirm {game}") as bar:
+    with tqdm(total=len(names) * seeds * steps, unit="step", dynamic_ncols=True, mininterval=1.0, desc=f"confirm {game}") as bar:
         done = {}
 
         def progress(algo, seed, t_env, total):

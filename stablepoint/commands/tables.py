@@ -6,6 +6,7 @@ Exit codes: 0 every table ran (mismatches are findings, listed in the output);
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -44,7 +45,27 @@ def tables(only, fmt, report, no_report, quiet):
         target = DEFAULT_REPORT
     if target is not None and not no_report:
         target.parent.mkdir(parents=True, exist_ok=True)
+        results = tuple(_draw_graphs(r, target.parent) for r in results)
         target.write_text(report_markdown(results))
         click.echo(f"wrote {target}", err=True)
     if any(r.status == "error" for r in results):
         click.get_current_context().exit(1)
+
+
+def _draw_graphs(result, folder: Path):
+    """Write the transition graphs a table keeps in ``data["graphs"]`` as PNGs and link them in its notes."""
+    graphs = result.data.get("graphs") if result.data else None
+    if not graphs:
+        return result
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from stablepoint.report import write_graph
+
+    links = []
+    for key, analysis in graphs.items():
+        path = folder / "figures" / f"{result.name}_{key}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_graph(analysis, path)
+        links.append(f"![{result.name} {key}](figures/{path.name})")
+    return dataclasses.replace(result, notes=result.notes + ("Transition graphs: " + " ".join(links),))

@@ -43,7 +43,7 @@ def train(env, algo, seed, steps, out, run_name, resume, device, threads, overri
     else:
         from tqdm import tqdm
 
-        with tqdm(total=cfg.steps, unit="step", dynamic_ncols=True, desc=f"{cfg.algo.name} {cfg.env.spec}") as bar:
+        with tqdm(total=cfg.steps, unit="step", dynamic_ncols=True, mininterval=0.5, desc=f"{cfg.algo.name} {cfg.env.spec}") as bar:
 
             def progress(t_env, total, latest):
                 bar.update(min(t_env, total) - bar.n)

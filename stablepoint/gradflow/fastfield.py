@@ -99,8 +99,9 @@ def _forward(c: _Compiled, x):
         qt = sel.sum(axis=1)
     elif isinstance(mixer, MLPMixer):
         w1r, b1, w2r, b2 = _mlp_parts(mixer, theta)
-        w1 = np.abs(w1r) if mixer.monotone else w1r
-        w2 = np.abs(w2r) if mixer.monotone else w2r
+        w1, w2 = w1r, w2r
+        if mixer.monotone:
+            w1, w2 = (np.abs(w1r), np.abs(w2r)) if mixer.positivity == "abs" else (w1r * w1r, w2r * w2r)
         phi, dphi = _activation(mixer.activation, sel @ w1 + b1)
         qt = phi @ w2 + b2
         parts = (w1r, w2r, w1, w2, phi, dphi)
@@ -135,8 +136,10 @@ def numpy_gradient(model: LossModel, x, kind: str = "true", _compiled=None) -> n
         g_w1 = sel.T @ gz
         g_w2 = phi.T @ g
         if mixer.monotone:
-            g_w1 = g_w1 * np.sign(w1r)
-            g_w2 = g_w2 * np.sign(w2r)
+            if mixer.positivity == "abs":
+                g_w1, g_w2 = g_w1 * np.sign(w1r), g_w2 * np.sign(w2r)
+            else:
+                g_w1, g_w2 = g_w1 * 2.0 * w1r, g_w2 * 2.0 * w2r
         tg = grad[c.n_q :]
         tg[: n * h] = g_w1.reshape(-1)
         tg[n * h : n * h + h] = gz.sum(axis=0)

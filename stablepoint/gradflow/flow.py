@@ -40,6 +40,7 @@ __all__ = [
     "initial_states",
     "run_flows",
     "greedy_margins",
+    "greedy_path",
 ]
 
 #: solve_ivp methods accepted by name.
@@ -258,12 +259,18 @@ class FlowBatch:
     tau : float or None
     mixer : str
     trajectories : tuple of Trajectory
+    shape : tuple of int
+        The game's shape (actions per agent).
+    optima : tuple of joint actions
+        The payoff's optimal joint actions u*.
     """
 
     gradient: str
     tau: float | None
     mixer: str
     trajectories: tuple
+    shape: tuple = ()
+    optima: tuple = ()
 
     @property
     def n_runs(self) -> int:
@@ -298,21 +305,32 @@ def run_flows(model: LossModel, x0s: Sequence, settings: FlowSettings = FlowSett
         out.append(integrate(model, x0, settings, evaluator=ev))
         if progress is not None:
             progress(k + 1, len(x0s))
-    return FlowBatch(settings.gradient, model.tau, model.mixer.name, tuple(out))
+    return FlowBatch(settings.gradient, model.tau, model.mixer.name, tuple(out), model.payoff.shape,
+                     tuple(model.payoff.optimal_actions()))
 
 
-def greedy_margins(model: LossModel, q_path: np.ndarray, agents: tuple = (0, 1)) -> np.ndarray:
+def greedy_margins(shape, u_star, q_path: np.ndarray, agents: tuple = (0, 1)) -> np.ndarray:
     """A 2-D projection of q: for two agents, Q_i(u*_i) - max_{b != u*_i} Q_i(b).
 
     Both coordinates positive means both agents prefer their part of the
-    optimal joint action u*; shape (n_t, 2).
+    optimal joint action u*; returns shape (n_t, 2).
+
+    >>> greedy_margins((2, 2), (0, 0), [[1.0, 0.0, -1.0, 0.5]]).tolist()
+    [[1.0, -1.5]]
     """
-    u_star = model.payoff.optimal_actions()[0]
-    q_path = np.atleast_2d(q_path)
-    starts = np.concatenate([[0], np.cumsum(model.payoff.shape)[:-1]])
+    q_path = np.atleast_2d(np.asarray(q_path, dtype=float))
+    starts = np.concatenate([[0], np.cumsum(shape)[:-1]])
     cols = []
     for i in agents:
-        qi = q_path[:, starts[i] : starts[i] + model.payoff.shape[i]]
+        qi = q_path[:, starts[i] : starts[i] + shape[i]]
         others = np.delete(qi, u_star[i], axis=1)
         cols.append(qi[:, u_star[i]] - others.max(axis=1))
     return np.column_stack(cols)
+
+
+def greedy_path(shape, q_path: np.ndarray) -> list:
+    """The per-agent greedy joint action at every row of ``q_path``."""
+    q_path = np.atleast_2d(np.asarray(q_path, dtype=float))
+    starts = np.concatenate([[0], np.cumsum(shape)[:-1]])
+    idx = [np.argmax(q_path[:, s : s + n], axis=1) for s, n in zip(starts, shape)]
+    return [tuple(int(a) for a in row) for row in np.column_stack(idx)]

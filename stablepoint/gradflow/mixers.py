@@ -6,8 +6,11 @@ state of the gradient flow is one vector ``x = (q, theta)`` and torch's
 function transforms (``grad``, ``jacfwd``, ``hessian``) apply directly.
 
 * ``vdn``: Q_tot = sum_i Q_i (no parameters);
-* ``qmix``: a one-hidden-layer MLP whose weights pass through ``abs`` (QMIX's
-  monotonicity, dQ_tot/dQ_i >= 0), ELU hidden units as in QMIX;
+* ``qmix``: a one-hidden-layer MLP whose weights are made non-negative (QMIX's
+  monotonicity, dQ_tot/dQ_i >= 0), ELU hidden units as in QMIX.  The weights
+  are the squares of the raw parameters: QMIX's ``abs`` makes the field
+  discontinuous wherever a weight wants to change sign, and the ODE solvers
+  then chatter along w = 0 with vanishing steps; ``qmix-abs`` keeps ``abs``;
 * ``nonmono``: the same MLP without ``abs`` (the paper's non-monotonic QMIX);
 * :class:`ModuleMixer`: any user ``torch.nn.Module`` mapping ``(..., N)`` to
   ``(..., 1)`` or ``(...)``; its parameters become ``theta``.
@@ -94,7 +97,7 @@ class VDNMixer(Mixer):
 
 @dataclass(frozen=True)
 class MLPMixer(Mixer):
-    """Q_tot = w2 . act(W1^T qsel + b1) + b2, weights optionally through ``abs`` (monotone).
+    """Q_tot = w2 . act(W1^T qsel + b1) + b2, weights made non-negative when monotone.
 
     ``theta`` packs ``W1`` (N x H, row-major), ``b1`` (H), ``w2`` (H), ``b2`` (1).
     """
@@ -104,8 +107,11 @@ class MLPMixer(Mixer):
     monotone: bool = False
     activation: str = "elu"
     name: str = field(default="")
+    positivity: str = "square"
 
     def __post_init__(self):
+        if self.positivity not in ("square", "abs"):
+            raise SettingsError(f"positivity must be 'square' or 'abs', got {self.positivity!r}")
         if self.hidden < 1:
             raise SettingsError(f"mixer hidden width must be >= 1, got {self.hidden}")
         if self.activation not in ACTIVATIONS:
@@ -132,7 +138,7 @@ class MLPMixer(Mixer):
     def __call__(self, qsel, theta):
         w1, b1, w2, b2 = self.unpack(theta)
         if self.monotone:
-            w1, w2 = w1.abs(), w2.abs()
+            w1, w2 = (w1.abs(), w2.abs()) if self.positivity == "abs" else (w1 * w1, w2 * w2)
         hidden = ACTIVATIONS[self.activation](qsel @ w1 + b1)
         return hidden @ w2 + b2
 
@@ -149,7 +155,7 @@ class MLPMixer(Mixer):
         return torch.as_tensor(np.concatenate(parts), dtype=dtype, device=device)
 
     def describe(self):
-        kind = "monotone |W|" if self.monotone else "unconstrained"
+        kind = f"monotone ({self.positivity} weights)" if self.monotone else "unconstrained"
         return f"{self.name}: MLP {self.n_agents}-{self.hidden}-1, {self.activation}, {kind}"
 
 
@@ -208,6 +214,8 @@ class ModuleMixer(Mixer):
 MIXERS: dict[str, Callable[..., Mixer]] = {
     "vdn": lambda n_agents, hidden=8, activation="elu": VDNMixer(n_agents),
     "qmix": lambda n_agents, hidden=8, activation="elu": MLPMixer(n_agents, hidden, True, activation),
+    "qmix-abs": lambda n_agents, hidden=8, activation="elu": MLPMixer(
+        n_agents, hidden, True, activation, "qmix-abs", "abs"),
     "nonmono": lambda n_agents, hidden=8, activation="elu": MLPMixer(n_agents, hidden, False, activation),
 }
 _ALIASES = {"monotone": "qmix", "mono": "qmix", "mlp": "nonmono", "non-monotonic": "nonmono", "sum": "vdn"}

@@ -50,7 +50,10 @@ class QMIX:
         Policy pi(. | u~) that weights the loss (MRVF Eq. 8, Eq. 2, or uniform).
     epsilon : float in [0, 1]
         Exploration rate; 1.0 (default) is uniform visitation.  At 0 only u~ is
-        weighted and every joint action is admitted (loss 0 for all).
+        weighted and every joint action is admitted (loss 0 for all).  Losses
+        shrink with epsilon while ties are decided with the absolute
+        ``loss_atol`` (default 1e-7): below epsilon ~ 1e-6 pass a smaller one,
+        e.g. ``solver_options={"loss_atol": 1e-13}``, or distinct losses tie.
     solver : str
         Projection solver name (``"auto"``, ``"cvxpy"``, ...), see
         :data:`stablepoint.projection.SOLVERS`.

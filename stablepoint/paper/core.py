@@ -19,6 +19,7 @@ needs is not installed yet, ``error`` when the regeneration raised.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -27,6 +28,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 __all__ = [
+    "SameFitEverywhere",
     "Cell",
     "Section",
     "TableResult",
@@ -204,3 +206,19 @@ def fmt_matrix(m, digits: int = 4) -> str:
     if m.ndim != 2:
         return str(np.round(m, digits).tolist())
     return "[" + "; ".join(" ".join(fmt(v, digits) for v in row) for row in m) + "]"
+
+
+class SameFitEverywhere:
+    """Wrap a method whose loss weights ignore u~ (uniform visitation): fit once, answer every u~.
+
+    The stability analysis then costs one fit instead of |U|; only valid when the
+    wrapped method's fit really does not depend on u~.
+    """
+
+    def __init__(self, method, payoff):
+        self.name = method.name
+        self.settings = method.settings
+        self._fit = method.fit(payoff, (0,) * payoff.n_agents)
+
+    def fit(self, payoff, u_tilde):
+        return dataclasses.replace(self._fit, u_tilde=tuple(int(a) for a in u_tilde))

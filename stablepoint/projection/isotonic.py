@@ -136,8 +136,12 @@ def _partition(y, ww, esrc, edst, out_ptr, out_e, in_ptr, in_e, x, label, perm, 
             if not ok:
                 break
         if ok:
-            for k in range(lo, hi):
+            # Every cell is its own level set (labels must name level sets).
+            x[perm[lo]] = y[perm[lo]]
+            for k in range(lo + 1, hi):
                 x[perm[k]] = y[perm[k]]
+                label[perm[k]] = n_labels
+                n_labels += 1
             continue
         sw = 0.0
         swy = 0.0

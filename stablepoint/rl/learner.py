@@ -51,6 +51,8 @@ from stablepoint.rl.mixers import JointQ, MixContext, make_mixer
 __all__ = [
     "MASKED_Q",
     "Learner",
+    "Context",
+    "Fitted",
     "Rounds",
     "TARGETS",
     "LOSS_WEIGHTS",

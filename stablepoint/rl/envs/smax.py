@@ -19,8 +19,9 @@ Where SMAX differs from SMAC (results on it are SMAX results, never SMAC results
   terrain or pathing, no unit abilities, shields or regeneration; unit stats are
   approximations of the SC2 ones; ``8`` world steps per env step.
 * **Features**: observations are JaxMARL's unit lists (health, relative position,
-  previous actions, unit type, ...) and the state is its world state; sizes and
-  meanings differ from SMAC's ``get_obs`` / ``get_state`` vectors.
+  previous actions, unit type, ...) and the state is its world state (positions and
+  type codes scaled to [0, 1] by default, ``normalize_state``); sizes and meanings
+  differ from SMAC's ``get_obs`` / ``get_state`` vectors.
 * **Actions**: 4 moves, stop, then one attack per enemy (SMAC has no-op first and a
   separate stop; a dead SMAX unit has only "stop").
 * **Reward scale**: enemy health lost (as a fraction of the enemy team's total,
@@ -148,12 +149,20 @@ class SMAXEnv:
         1: single-threaded XLA (default); 0: XLA's default thread pool.
     attack_mode : {"closest", "random"}
         The heuristic enemy's target choice.
+    normalize_state : bool
+        Scale the world state's unit positions by the map size and its unit-type codes by
+        the number of types, so every entry lies in [0, 1] as in SMAC's state (JaxMARL's raw
+        state has positions up to 32, which inflates a hypernetwork mixer's initial outputs).
+    reward_scale : float
+        Multiplies the team reward (1: SMAX's own scale, at most about 2 per episode; 10
+        brings it near SMAC's normalized scale of 20).
     **smax_options
         Other ``SMAX`` keyword arguments (``max_steps``, ``won_battle_bonus``, ...).
     """
 
     def __init__(self, map_name: str, n_envs: int = 1, seed: int = 0, *, jax_threads: int = 1,
-                 attack_mode: str = "closest", **smax_options):
+                 attack_mode: str = "closest", normalize_state: bool = True, reward_scale: float = 1.0,
+                 **smax_options):
         self.n_envs = check_n_envs(n_envs)
         self.threads_applied = configure_jax_threads(jax_threads)
         Heuristic, scenario_of, known = _import_smax()
@@ -170,12 +179,27 @@ class SMAXEnv:
         except TypeError as exc:
             raise SettingsError(f"smax:{map_name}: {exc}") from None
         self._env = env
+        if not isinstance(reward_scale, (int, float)) or isinstance(reward_scale, bool) or not reward_scale > 0:
+            raise SettingsError(f"reward_scale must be a positive number, got {reward_scale!r}")
+        if not isinstance(normalize_state, bool):
+            raise SettingsError(f"normalize_state must be true or false, got {normalize_state!r}")
         self.options = {"map_name": map_name, "backend": "smax (JaxMARL, heuristic enemy)",
-                        "jax_threads": jax_threads, "attack_mode": attack_mode, **smax_options}
+                        "jax_threads": jax_threads, "attack_mode": attack_mode,
+                        "normalize_state": normalize_state, "reward_scale": float(reward_scale), **smax_options}
         agents = list(env.agents)
         n = len(agents)
         self._seed = 0 if seed is None else int(seed)
         self._key = jax.random.PRNGKey(self._seed)
+
+        # world state = per-unit [health, x, y, cooldown, type bits...], then teams, then type codes
+        n_units, n_feat = env.num_allies + env.num_enemies, len(env.own_features)
+        scale = np.ones(n_units * n_feat + 2 * n_units, dtype=np.float32)
+        if normalize_state:
+            per_unit = scale[: n_units * n_feat].reshape(n_units, n_feat)
+            per_unit[:, 1] = 1.0 / env.map_width
+            per_unit[:, 2] = 1.0 / env.map_height
+            scale[n_units * n_feat + n_units:] = 1.0 / len(env.unit_type_names)
+        scale = jnp.asarray(scale)
 
         def observe(state):
             inner = state.state
@@ -183,7 +207,7 @@ class SMAXEnv:
             avail = env.get_avail_actions(state)
             return (
                 jnp.stack([obs[a] for a in agents]).astype(jnp.float32),
-                env.get_world_state(state).astype(jnp.float32),
+                env.get_world_state(state).astype(jnp.float32) * scale,
                 jnp.stack([avail[a] for a in agents]).astype(bool),
                 inner.unit_alive,
             )
@@ -198,7 +222,7 @@ class SMAXEnv:
             obs, world, avail, alive = observe(new)
             allies_dead = ~alive[:n].any()
             enemies_dead = ~alive[n:].any()
-            reward = jnp.where(active, rewards[agents[0]], 0.0).astype(jnp.float32)
+            reward = jnp.where(active, rewards[agents[0]] * reward_scale, 0.0).astype(jnp.float32)
             won = active & enemies_dead & ~allies_dead
             return new, obs, world, avail, reward, allies_dead | enemies_dead, won
 

@@ -1,0 +1,13 @@
+"""Regenerate MRVF Figure 2 (WQMIX from (1, 3)) beside the published values.
+
+Thin wrapper: the logic lives in ``stablepoint.paper`` (so the installed
+``stablepoint tables`` command finds it); published values are in
+``published/`` (= ``stablepoint/data/published/``).
+
+    python paper_tables/figure2.py [--format text|markdown|json]
+"""
+
+from stablepoint.paper.script import main
+
+if __name__ == "__main__":
+    main(["figure2"])
