@@ -18,6 +18,8 @@ from stablepoint.errors import StablepointError
 #: command name -> "module:attribute"; add one line per command module.
 COMMANDS = {
     "games": "stablepoint.commands.games:games",
+    "flow": "stablepoint.commands.flow:flow",
+    "hessian": "stablepoint.commands.hessian:hessian",
     "train": "stablepoint.commands.train:train",
     "confirm": "stablepoint.commands.confirm:confirm",
     "tables": "stablepoint.commands.tables:tables",

@@ -1,7 +1,5 @@
 """Monotonicity classes (MRVF Definitions 2-3) and the graded measure."""
 
-import itertools
-
 import numpy as np
 import pytest
 from hypothesis import given

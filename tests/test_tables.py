@@ -2,7 +2,6 @@
 
 import json
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -166,3 +165,12 @@ def test_renderers_and_cli(tmp_path):
     assert "table10" in out.read_text()
     bad = runner.invoke(main, ["tables", "--only", "nope"])
     assert bad.exit_code == 2
+
+
+def test_bm_table1_qmix_side(monkeypatch):
+    from stablepoint.paper import bm_table1
+
+    monkeypatch.setattr(bm_table1, "GRADFLOW", False)
+    r = run_table("bm_table1")
+    assert r.status == "match", r.mismatches
+    assert r.cell("game-a: published QMIX greedy actions lie in an Ideal-QMIX attractor (uniform)").regenerated == "none"

@@ -50,24 +50,19 @@ class _Compiled:
         self.n_q = model.n_q
         self.tau = model.tau
         self.eps = model.epsilon
+        self.segment = np.repeat(np.arange(len(self.shape)), self.shape)
+        self.sizes = np.repeat(np.asarray(self.shape, dtype=float), self.shape)
 
     def policy(self, q):
         """(mu over joint actions, per-agent softmax s and pi, concatenated)."""
         if self.tau is None:
             n = self.index.shape[0]
             return np.full(n, 1.0 / n), None, None
-        s = np.empty(self.n_q)
-        for start, size in zip(self.starts, self.shape):
-            z = q[start : start + size] / self.tau
-            z = np.exp(z - z.max())
-            s[start : start + size] = z / z.sum()
-        if self.eps > 0.0:
-            sizes = np.repeat(np.asarray(self.shape, dtype=float), self.shape)
-            pi = (1.0 - self.eps) * s + self.eps / sizes
-        else:
-            pi = s
-        mu = np.prod(pi[self.index], axis=1)
-        return mu, s, pi
+        z = q / self.tau
+        e = np.exp(z - np.maximum.reduceat(z, self.starts)[self.segment])
+        s = e / np.add.reduceat(e, self.starts)[self.segment]
+        pi = (1.0 - self.eps) * s + self.eps / self.sizes if self.eps > 0.0 else s
+        return np.prod(pi[self.index], axis=1), s, pi
 
 
 def _mlp_parts(mixer: MLPMixer, theta):

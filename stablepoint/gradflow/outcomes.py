@@ -90,7 +90,7 @@ def _row(batch: FlowBatch) -> OutcomeRow:
 def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
                   mixers: Sequence[str] = ("nonmono", "qmix"), gradients: Sequence[str] = ("true", "semi"),
                   n_runs: int = 20, seed: int = 0, hidden: int = 8, epsilon: float = 0.0,
-                  settings: FlowSettings = FlowSettings(),
+                  settings: FlowSettings = FlowSettings(), workers: int = 1,
                   progress: Callable[[int, int], None] | None = None) -> OutcomeTable:
     """Integrate ``n_runs`` random initial conditions for every mixer x flow x tau.
 
@@ -108,19 +108,21 @@ def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
         Uniform exploration mixed into the softmax.
     settings : FlowSettings
         Its ``gradient`` is overridden per row.
+    workers : int
+        Processes per batch of trajectories (see :func:`~stablepoint.gradflow.flow.run_flows`).
     progress : callable, optional
-        ``progress(done, total)`` after every trajectory.
+        ``progress(done, total)`` as trajectories finish.
     """
     taus = [check_tau(t) for t in taus]
     gradients = [check_gradient(g) for g in gradients]
     mixers = [make_mixer(m, payoff.n_agents, hidden=hidden) for m in mixers]
     total = len(taus) * len(gradients) * len(mixers) * n_runs
-    done = [0]
+    finished = [0]
 
-    def tick(k, n):
-        done[0] += 1
+    def tick(done, n):
+        # run_flows reports its own running count; turn it into the table's
         if progress is not None:
-            progress(done[0], total)
+            progress(finished[0] + done, total)
 
     rows, batches = [], []
     for mixer in mixers:
@@ -129,7 +131,9 @@ def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
         for kind in gradients:
             for tau in taus:
                 model = base.with_tau(tau)
-                batch = run_flows(model, x0s, dataclasses.replace(settings, gradient=kind), progress=tick)
+                batch = run_flows(model, x0s, dataclasses.replace(settings, gradient=kind),
+                                  workers=workers, progress=tick)
+                finished[0] += n_runs
                 batches.append(batch)
                 rows.append(_row(batch))
     return OutcomeTable(payoff.name, tuple(rows), tuple(batches), settings, seed)

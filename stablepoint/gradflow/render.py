@@ -3,7 +3,7 @@
 >>> from stablepoint.gradflow.outcomes import OutcomeRow
 >>> row = OutcomeRow("nonmono", "true", 0.1, 4, 4, 0.25, 0.5, 1e-4, 9e-4, 3.0, (((0, 0), 1), ((1, 1), 3)))
 >>> print(format_outcome_rows([row]).splitlines()[2])
-nonmono  true   0.1     4      4    0.25   0.50    1.0e-04   9.0e-04    3.00  (1,1):1 (2,2):3
+nonmono  true    0.1     4      4    0.25   0.50    1.0e-04   9.0e-04    3.00  (1,1):1 (2,2):3
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def format_spectrum(spec, game_name: str = "") -> str:
         f"  normal space (row space of dQ_tot/dx): dimension {spec.normal_rank}; zero-loss set dimension {spec.tangent_dim}",
         f"  Hessian H_tau (true flow: Jacobian -H), ascending: {_eigs(spec.hessian_eigenvalues)}",
         f"  H_tau on the normal space, ascending:               {_eigs(spec.normal_eigenvalues)}",
+        f"  q-q block of H_tau (theta fixed), ascending:        {_eigs(spec.q_block_eigenvalues)}",
     ]
     if spec.factored_normal_eigenvalues is not None:
         lines.append(f"  same, from the factor sqrt(2 mu) J (accurate):     {_eigs(spec.factored_normal_eigenvalues)}")

@@ -81,6 +81,8 @@ class PointSpectrum:
         L_tau, max |y - Q_tot|, and |grad L_tau| at x.
     hessian_eigenvalues : ndarray, shape (dim,)
         Of H_tau (true flow's Jacobian is -H_tau), ascending.
+    q_block_eigenvalues : ndarray, shape (n_q,)
+        Of the q-q block of H_tau (theta held fixed, the paper's q-only view), ascending.
     normal_rank : int
         Rank of J = dQ_tot/dx: the dimension of the normal space of M.
     tangent_dim : int
@@ -108,6 +110,7 @@ class PointSpectrum:
     max_residual: float
     field_norm: float
     hessian_eigenvalues: np.ndarray
+    q_block_eigenvalues: np.ndarray
     normal_rank: int
     tangent_dim: int
     normal_eigenvalues: np.ndarray
@@ -228,7 +231,8 @@ def analyze_point(model: LossModel, x, *, rel_tol: float = 1e-9) -> PointSpectru
     return PointSpectrum(
         x=x, tau=model.tau, greedy=greedy, optimal=greedy in model.payoff.optimal_actions(),
         loss=loss, max_residual=max_res, field_norm=field_norm,
-        hessian_eigenvalues=np.linalg.eigvalsh(hess), normal_rank=basis.shape[1],
+        hessian_eigenvalues=np.linalg.eigvalsh(hess),
+        q_block_eigenvalues=np.linalg.eigvalsh(hess[: model.n_q, : model.n_q]), normal_rank=basis.shape[1],
         tangent_dim=model.dim - basis.shape[1],
         normal_eigenvalues=np.linalg.eigvalsh(basis.T @ hess @ basis) if basis.size else np.array([]),
         semi_eigenvalues=semi_eigs[np.argsort(-semi_eigs.real)],

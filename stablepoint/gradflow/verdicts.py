@@ -45,6 +45,9 @@ __all__ = [
     "verify_theorem3",
     "perturbation_outcomes",
     "CLAIMS",
+    "COUNTEREXAMPLE_FILE",
+    "counterexample_record",
+    "load_counterexamples",
 ]
 
 #: The paper's statements, abridged.
@@ -309,6 +312,7 @@ def verify_theorem3(game, tau: float = 0.1, *, mixer="nonmono", hidden: int = 8,
     for s in specs:
         g = _one_based(s.greedy)
         numbers.append((f"min Hessian eigenvalue at g={g}", s.min_hessian_eigenvalue))
+        numbers.append((f"min eigenvalue of the q-q block at g={g}", float(s.q_block_eigenvalues[0])))
         eq21 = [d for d in s.directions if d.eq21 is not None]
         if eq21:
             numbers.append((f"min v^T H v along e_u* - e_g at g={g}", min(d.hessian for d in eq21)))
@@ -332,3 +336,35 @@ def verify_theorem3(game, tau: float = 0.1, *, mixer="nonmono", hidden: int = 8,
     return TheoremVerdict(3, CLAIMS[3], bool(holds), summary, payoff.name, model.mixer.describe(), tau,
                           "true gradient flow (-H_tau); semi-gradient Jacobian also reported",
                           specs, tuple(numbers), perturbations)
+
+
+#: Theorem 3 counterexamples kept with the package (written by :func:`counterexample_record`).
+COUNTEREXAMPLE_FILE = "gradflow_theorem3_counterexamples.json"
+
+
+def counterexample_record(verdict: TheoremVerdict, *, hidden: int, activation: str = "elu",
+                          mixer: str = "nonmono") -> list:
+    """JSON-ready records of the non-saddle points of a failed Theorem 3 verdict."""
+    records = []
+    for s in verdict.points:
+        if s.classification == "saddle":
+            continue
+        eq21 = [d for d in s.directions if d.eq21 is not None]
+        records.append({
+            "theorem": 3, "game": verdict.game, "mixer": mixer, "hidden": hidden, "activation": activation,
+            "tau": verdict.tau, "greedy_0based": list(s.greedy), "x": [float(v) for v in s.x],
+            "max_residual": s.max_residual, "min_hessian_eigenvalue": s.min_hessian_eigenvalue,
+            "min_normal_eigenvalue_factored": float(s.factored_normal_eigenvalues.min()),
+            "quadratic_form_e_ustar_minus_e_g": min(d.hessian for d in eq21) if eq21 else None,
+            "eq21_prediction": eq21[0].eq21 if eq21 else None,
+            "classification": s.classification,
+        })
+    return records
+
+
+def load_counterexamples() -> list:
+    """The stored Theorem 3 counterexamples (list of dicts, see :func:`counterexample_record`)."""
+    import json
+    from pathlib import Path
+
+    return json.loads((Path(__file__).resolve().parent.parent / "data" / COUNTEREXAMPLE_FILE).read_text())

@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from stablepoint.catalog import predator_prey
-from stablepoint.paper.core import Section, TableResult, exact_cell, fmt, fmt_matrix, load_published, matrix_cells, number_cell, status_of
+from stablepoint.paper.core import Section, TableResult, exact_cell, fmt_matrix, load_published, number_cell, status_of
 
 EPSILONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 VISITATIONS = ("centralized", "decentralized")
@@ -123,8 +123,21 @@ def regenerate(name: str = "eq32_33", progress=None) -> TableResult:
             cells.append(number_cell(f"{vis}: L_tot* / pi(capture, capture) at eps = {low:g}", None, ratio, 0))
         notes.append(f"{vis}: at eps = {low:g} the non-capture fit is {fmt_matrix(q_tot, 3)} with "
                      f"L_tot* = {fit.loss:.3e} = {ratio:.4g} x pi(capture, capture) = {w_cc:.3e}.")
+    summary = []
+    for vis in VISITATIONS:
+        flags = {c.key: c.regenerated for c in cells if c.key.startswith(vis)}
+        low_key = next(k for k in flags if "stable at the smallest epsilon" in k)
+        crit = [c.regenerated for c in cells if c.key == f"{vis}: critical epsilon of the non-capture pairs"]
+        if flags[low_key]:
+            summary.append(f"under {vis} epsilon-greedy they are stable below epsilon ~ {crit[0]:.4g}" if crit
+                           else f"under {vis} epsilon-greedy they are stable")
+        else:
+            summary.append(f"under {vis} epsilon-greedy they are never stable on the grid")
+    notes.insert(0, "The optimum is stable for every epsilon; non-capture pairs: " + "; ".join(summary)
+                 + ". The paper's epsilon -> 0 claim (and its eps^2 loss term) holds for the decentralized policy of "
+                 "Eq. 2, not for the centralized one of Eq. 8.")
     if actions != pub["actions"]:
-        notes.insert(0, f"Run with {actions} actions per agent, not the paper's {pub['actions']}: {why}.")
+        notes.append(f"Run with {actions} actions per agent, not the paper's {pub['actions']}: {why}.")
     notes.append("Stable points per class by the symmetry argument in the module docstring; "
                  f"solver {solver}; epsilon grid {', '.join(f'{e:g}' for e in EPSILONS)}.")
     sections = [

@@ -79,13 +79,14 @@ def _md_table(header, rows) -> list[str]:
     return lines
 
 
-def render_markdown(results: Sequence[TableResult]) -> str:
-    """Markdown: one ``##`` section per table."""
+def render_markdown(results: Sequence[TableResult], timings: bool = True) -> str:
+    """Markdown: one ``##`` section per table (``timings=False`` leaves out run times, for a stable report)."""
     out = []
     for r in results:
         out.append(f"## {r.name}: {r.title}")
         out.append("")
-        out.append(f"**Status: {r.status}** ({_counts(r)}; {r.seconds:.1f} s). " + (f"Source: {r.source}." if r.source else ""))
+        took = f"; {r.seconds:.1f} s" if timings else ""
+        out.append(f"**Status: {r.status}** ({_counts(r)}{took}). " + (f"Source: {r.source}." if r.source else ""))
         for s in r.sections:
             out.append("")
             out.append(f"*{s.title}*")
@@ -116,10 +117,14 @@ def report_markdown(results: Sequence[TableResult], command: str = "stablepoint 
         "and notes state plainly where a paper's claim does not hold as printed.",
         "",
     ]
-    rows = [(f"[{r.name}](#{_anchor(r)})", r.title, r.status, _counts(r), f"{r.seconds:.1f}") for r in results]
-    head += _md_table(("table", "what", "status", "cells", "seconds"), rows)
+    rows = [(f"[{r.name}](#{_anchor(r)})", r.title, r.status, _counts(r)) for r in results]
+    head += _md_table(("table", "what", "status", "cells"), rows)
+    findings = [(r.name, n) for r in results if r.status != "match" for n in r.notes[:1]]
+    if findings:
+        head += ["", "Findings (first note of every table that does not match; all notes below):", ""]
+        head += [f"- **{name}**: {note}" for name, note in findings]
     head.append("")
-    return "\n".join(head) + "\n" + render_markdown(results)
+    return "\n".join(head) + "\n" + render_markdown(results, timings=False)
 
 
 def _anchor(r: TableResult) -> str:

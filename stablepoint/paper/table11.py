@@ -61,13 +61,13 @@ def regenerate(name: str = "table11", progress=None) -> TableResult:
         rows.append((vis, fmt(EPSILON), "every u~" if full else "diagonal only", action_set(stable), "-"))
         if progress is not None:
             progress(vis)
-    if not full:
-        notes.append("Small-epsilon rows check only the diagonal (both agents on one target, and both idle): the "
-                     "branch-and-bound solver is not available and the cvxpy reference needs minutes per 4x4 analysis.")
     extra = [r for r in rows[1:] if r[3] != action_set([star])]
     if extra:
         notes.append("The paper's claim holds under uniform visitation (epsilon = 1) but not for small epsilon: "
                      "focusing fire on B or C is then a stable point too, so monotonic factorization can stay there.")
+    if SMALL_EPSILON and not full:
+        notes.append("Small-epsilon rows check only the diagonal (both agents on one target, and both idle): the "
+                     "branch-and-bound solver is not available and the cvxpy reference needs minutes per 4x4 analysis.")
     section = Section("Ideal QMIX on the focus-fire payoff (actions A, B, C, none = 1..4)",
                       ("visitation", "epsilon", "u~ checked", "stable points", "u~ guaranteed to reach the optimum"),
                       tuple(rows))

@@ -7,8 +7,6 @@ target is constant, so "any u can be ubar^3" and the process keeps (1, 1).
 
 from __future__ import annotations
 
-import numpy as np
-
 from stablepoint.paper.core import Section, TableResult, action_set, exact_cell, fmt_matrix, load_published, matrix_cells, status_of
 from stablepoint.payoff import Payoff
 

@@ -1,0 +1,97 @@
+"""``stablepoint flow``: where random initial conditions end under the true and semi-gradient flows.
+
+Exit codes: 0 success; 1 with ``--check`` when a converged end point's field
+norm is not below the tolerance; 2 bad input (tau <= 0, unknown mixer, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import click
+
+from stablepoint.errors import SettingsError
+
+
+def parse_floats(text: str, what: str) -> tuple:
+    """``"1,0.3,0.1"`` -> (1.0, 0.3, 0.1)."""
+    try:
+        return tuple(float(t) for t in str(text).split(",") if t.strip())
+    except ValueError:
+        raise SettingsError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Everything one ``flow`` run needs (built from the options, then passed to the library)."""
+
+    game: str
+    mixers: tuple
+    taus: tuple
+    gradients: tuple
+    runs: int
+    seed: int
+    hidden: int
+    epsilon: float
+    t_max: float
+    gtol: float
+    method: str
+    workers: int
+
+
+@click.command()
+@click.option("--game", default="game-a", show_default=True, help="Catalog game (A, B, table5, ...).")
+@click.option("--mixer", default="nonmono", show_default=True, help="Mixer under study: nonmono, qmix, qmix-abs, vdn.")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also run the monotone mixer (qmix) as a baseline.")
+@click.option("--tau", "taus", default="1,0.3,0.1", show_default=True, help="Softmax temperature(s), comma-separated.")
+@click.option("--gradient", type=click.Choice(["both", "true", "semi"]), default="both", show_default=True,
+              help="true: policy differentiated (Eq. 17); semi: policy held fixed while differentiating.")
+@click.option("--runs", default=20, show_default=True, type=int, help="Random initial conditions per cell.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--hidden", default=8, show_default=True, type=int, help="MLP mixer width.")
+@click.option("--epsilon", default=0.0, show_default=True, type=float, help="Uniform exploration mixed into the softmax.")
+@click.option("--t-max", default=1000.0, show_default=True, type=float, help="Integration horizon.")
+@click.option("--gtol", default=1e-3, show_default=True, type=float, help="Converged when |dx/dt| < gtol.")
+@click.option("--method", default="LSODA", show_default=True, help="solve_ivp method (LSODA, RK45, Radau, BDF, ...).")
+@click.option("--workers", default=1, show_default=True, type=int, help="Processes for the trajectories.")
+@click.option("--figure", type=click.Path(dir_okay=False), default=None, help="Save a PNG figure here.")
+@click.option("--check", is_flag=True, help="Exit 1 if a converged end point's field norm is not below gtol.")
+def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_max, gtol, method, workers, figure,
+         check):
+    """Outcome table: fraction of runs ending at u* / IGM-consistent, true vs semi-gradient flow."""
+    from stablepoint.catalog import get_game
+    from stablepoint.gradflow.flow import FlowSettings
+    from stablepoint.gradflow.outcomes import outcome_table
+    from stablepoint.gradflow.render import format_outcome_rows, plot_outcomes
+
+    mixers = (mixer,) + (("qmix",) if baseline and mixer not in ("qmix", "qmix-abs") else ())
+    config = FlowConfig(game, mixers, parse_floats(taus, "--tau"),
+                        ("true", "semi") if gradient == "both" else (gradient,),
+                        runs, seed, hidden, epsilon, t_max, gtol, method, workers)
+    payoff = get_game(config.game)
+    settings = FlowSettings(t_max=config.t_max, gtol=config.gtol, method=config.method)
+    total = len(config.mixers) * len(config.taus) * len(config.gradients) * config.runs
+    with click.progressbar(length=total, label="trajectories", file=click.get_text_stream("stderr")) as bar:
+        table = outcome_table(payoff, taus=config.taus, mixers=config.mixers, gradients=config.gradients,
+                              n_runs=config.runs, seed=config.seed, hidden=config.hidden,
+                              epsilon=config.epsilon, settings=settings, workers=config.workers,
+                              progress=lambda done, n: bar.update(done - bar.pos))
+    click.echo(f"game {payoff.name}, optimum {_u(payoff.optimal_actions()[0])}; {config.runs} random "
+               f"initial conditions per row (seed {config.seed}), epsilon {config.epsilon:g}, "
+               f"t_max {config.t_max:g}, gtol {config.gtol:g}")
+    click.echo("u*: share of converged runs whose greedy joint action is the optimum; "
+               "IGM: share whose greedy action maximizes their own Q_tot (Eq. 5)")
+    click.echo(format_outcome_rows(table.rows))
+    if figure:
+        plot_outcomes(table, figure)
+        click.echo(f"figure written to {figure}")
+    if check:
+        bad = [t for b in table.batches for t in b.trajectories if t.converged and not t.field_norm < config.gtol]
+        if bad:
+            click.echo(f"check failed: {len(bad)} converged end point(s) with |dx/dt| >= gtol", err=True)
+            raise SystemExit(1)
+
+
+def _u(u):
+    return "(" + ", ".join(str(a + 1) for a in u) + ")"
