@@ -73,7 +73,7 @@ def test_multistart_never_beats_the_exact_minimum_and_finds_it():
         exact = QPLEX().fit(p, u).loss
         ms = multistart(p, u, n_starts=16, steps=1500, seed=1)
         assert ms.n_kkt >= 1
-        assert all(r.loss >= exact - 1e-7 for r in ms.runs if r.kkt.ok)
+        assert all(r.loss >= exact - 1e-7 for r in ms.runs)  # every end point is feasible
         assert ms.best_loss == pytest.approx(exact, abs=1e-4)
 
 

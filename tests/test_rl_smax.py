@@ -81,14 +81,24 @@ def test_unknown_map_and_options():
 
 @pytest.mark.slow
 def test_qmix_on_smax_3m_beats_random(tmp_path):
-    """Must-show of issue 7: QMIX trains on SMAX 3m on CPU and its test return rises above random."""
-    from stablepoint.rl.config import make_config
+    """Must-show of issue 7: QMIX trains on SMAX 3m on CPU and its test return rises above random.
+
+    The configuration of the run recorded in the README (about 18 min wall, 2.5 min CPU, on the
+    loaded 2-core machine): reward x10 (near SMAC's scale), last actions in the agent inputs
+    (PyMARL's SMAC setting), 2 env copies, epsilon annealed over 20k steps, 60k steps.
+    """
+    import dataclasses
+
+    from stablepoint.rl.config import make_config, validate
     from stablepoint.rl.train import train
 
-    env = make_env("smax:3m", n_envs=8, seed=123)
+    spec = "smax:3m,reward_scale=10"
+    env = make_env(spec, n_envs=8, seed=123)
     returns = [run_episodes(env, random_policy(s), test_mode=True, t_env=0)[1].returns for s in range(4)]
     random_mean = float(np.mean(np.concatenate(returns)))
-    cfg = make_config("smax:3m", "qmix", seed=0, steps=40000, out=str(tmp_path), device="cpu",
-                      epsilon_anneal_steps=10000, test_interval=5000, test_episodes=32, tensorboard=False)
+    cfg = make_config(spec, "qmix", seed=0, steps=60000, out=str(tmp_path), device="cpu",
+                      epsilon_anneal_steps=20000, test_interval=5000, tensorboard=False)
+    cfg = validate(dataclasses.replace(cfg, env=dataclasses.replace(cfg.env, n_envs=2),
+                                       algo=dataclasses.replace(cfg.algo, obs_last_action=True)))
     result = train(cfg)
-    assert result.test["test/return_mean"] > random_mean + 0.2, (result.test, random_mean)
+    assert result.test["test/return_mean"] > 2 * random_mean, (result.test, random_mean)

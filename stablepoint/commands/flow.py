@@ -6,6 +6,7 @@ norm is not below the tolerance; 2 bad input (tau <= 0, unknown mixer, ...).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import click
@@ -72,7 +73,7 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
     payoff = get_game(config.game)
     settings = FlowSettings(t_max=config.t_max, gtol=config.gtol, method=config.method)
     total = len(config.mixers) * len(config.taus) * len(config.gradients) * config.runs
-    with click.progressbar(length=total, label="trajectories", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label="trajectories", file=sys.stderr) as bar:
         table = outcome_table(payoff, taus=config.taus, mixers=config.mixers, gradients=config.gradients,
                               n_runs=config.runs, seed=config.seed, hidden=config.hidden,
                               epsilon=config.epsilon, settings=settings, workers=config.workers,

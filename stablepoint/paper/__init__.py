@@ -37,6 +37,7 @@ TABLES: dict[str, tuple[str, str]] = {
     "eq32_33": ("eq32_33", "MRVF Eq. 32-33: predator-prey penalty -2, Ideal QMIX as epsilon -> 0"),
     "figure2": ("figure2", "MRVF Figure 2: WQMIX (alpha 0.1, epsilon 1) from (1, 3), both tie rules"),
     "bm_table1": ("bm_table1", "Beyond Monotonicity Table 1: Games A and B, QMIX vs non-monotonic mixer"),
+    "theorems": ("theorems_check", "Theorem verdicts on catalog games (MRVF Theorems 1-3, Beyond Monotonicity Theorem 3)"),
 }
 
 
