@@ -1,6 +1,6 @@
 """Shared pytest configuration: hypothesis profiles for the property suites.
 
-``ci`` (default): fixed, fast and derandomized, so CI runs are reproducible.
+``ci`` (default): 25 examples, fixed, fast and derandomized, so CI runs are reproducible.
 ``thorough``: many more examples and larger shapes; run on demand with
 ``HYPOTHESIS_PROFILE=thorough python -m pytest tests/test_theorems_mrvf.py``.
 Tests read ``THOROUGH`` to widen their shapes.
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "ci",
-    max_examples=12,
+    max_examples=25,
     derandomize=True,
     deadline=None,
     print_blob=True,

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from stablepoint.catalog import get_game
-from stablepoint.gradflow.flow import FlowSettings, greedy_path, initial_states, integrate
+from stablepoint.gradflow.flow import FlowSettings, greedy_path, initial_states, integrate, run_flows
 from stablepoint.gradflow.loss import LossModel
 from stablepoint.gradflow.outcomes import outcome_table
-from stablepoint.gradflow.spectra import analyze_point, eq21
+from stablepoint.gradflow.spectra import eq21
 from stablepoint.gradflow.verdicts import (
     load_counterexamples,
     perturbation_outcomes,
@@ -30,6 +30,19 @@ def test_true_flow_decreases_the_loss_and_stops_below_gtol():
     field = model.field(model.to_tensor(traj.x_final), "true")
     assert float(field.norm()) < 1e-2
     assert traj.greedy == model.greedy(traj.x_final)
+
+
+def test_parallel_workers_and_torch_backend_give_the_same_trajectories():
+    model = LossModel(get_game("game-a"), "nonmono", tau=0.3, hidden=3)
+    x0s = initial_states(model, 2, seed=1)
+    settings = FlowSettings(gradient="semi", t_max=50, gtol=1e-2)
+    serial = run_flows(model, x0s, settings)
+    parallel = run_flows(model, x0s, settings, workers=2)
+    by_torch = run_flows(model, x0s[:1], dataclasses.replace(settings, backend="torch"))
+    for a, b in zip(serial.trajectories, parallel.trajectories):
+        np.testing.assert_array_equal(a.x_final, b.x_final)
+    np.testing.assert_allclose(by_torch.trajectories[0].x_final, serial.trajectories[0].x_final, rtol=1e-6,
+                               atol=1e-6)
 
 
 def test_outcome_table_is_consistent_with_its_trajectories():

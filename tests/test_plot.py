@@ -146,3 +146,12 @@ def test_plot_command_errors_exit_2(tmp_path):
     assert result.exit_code == 2 and "no run directories" in result.output
     result = CliRunner().invoke(main, ["plot", str(tmp_path), "--out", str(tmp_path / "x.gif")])
     assert result.exit_code == 2 and ".png, .svg or .pdf" in result.output
+
+
+def test_sweep_override_runs_get_their_own_curve(tmp_path):
+    rows = [{"t_env": 0, "test/return_mean": 1.0}, {"t_env": 100, "test/return_mean": 2.0}]
+    _fake_run(tmp_path, "matrix:table5", "qmix", 0, rows)
+    d = _fake_run(tmp_path, "matrix:table5", "qmix", 1, rows)
+    d.rename(d.with_name(d.name + "__epsilon_anneal_steps=5000"))
+    bands = aggregate(load_runs([tmp_path]))
+    assert sorted((b.algo, b.n_runs) for b in bands) == [("qmix", 1), ("qmix [epsilon_anneal_steps=5000]", 1)]

@@ -41,7 +41,7 @@ def hessian(game, greedy, tau, mixer, hidden, seed, restarts, verdicts):
     model = LossModel(payoff, mixer, tau=tau, hidden=hidden)
     point = find_zero_loss_point(model, parse_joint(greedy), seed=seed, restarts=restarts)
     click.echo(f"{model.mixer.describe()}; state dimension {model.dim} (q: {model.n_q}, theta: {model.mixer.n_params})")
-    click.echo(format_spectrum(analyze_point(model, point.x), payoff.name))
+    click.echo(format_spectrum(analyze_point(model, point.x), payoff.name, full=True))
     if verdicts:
         click.echo("")
         click.echo(format_verdict(verify_theorem1(payoff, mixer=mixer, hidden=hidden, seed=seed)))

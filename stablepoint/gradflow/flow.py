@@ -21,7 +21,7 @@ any ``solve_ivp`` method name can be passed (RK45, Radau, BDF, ...).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -96,6 +96,8 @@ class FlowSettings:
             raise SettingsError(f"unknown ODE method {self.method!r}; choose one of: {', '.join(METHODS)}")
         if self.n_samples < 2:
             raise SettingsError(f"n_samples must be >= 2, got {self.n_samples}")
+        if self.backend not in ("auto", "numpy", "torch"):
+            raise SettingsError(f"unknown backend {self.backend!r}; choose one of: auto, numpy, torch")
 
 
 @dataclass(frozen=True, eq=False)
@@ -206,6 +208,15 @@ def integrate(model: LossModel, x0, settings: FlowSettings = FlowSettings(), *,
 
     converged.terminal = True
     converged.direction = -1
+    if np.linalg.norm(ev.field(x0, kind)) < settings.gtol:
+        loss0 = ev.loss_terms(x0)[0]
+        greedy, igm, optimal, loss, l0, max_res, fnorm = _summarize_end(model, ev, x0, kind)
+        return Trajectory(
+            gradient=kind, tau=model.tau, x0=x0, x_final=x0.copy(), t=np.zeros(1), loss=np.array([loss0]),
+            q_path=x0[None, : model.n_q].copy(), greedy=greedy, igm_consistent=igm, optimal=optimal,
+            final_loss=loss, uniform_loss=l0, max_residual=max_res, field_norm=fnorm, converged=True,
+            t_converge=0.0, status=1, nfev=1,
+        )
     t_eval = _sample_times(settings.t_max, settings.n_samples)
     sol = solve_ivp(f, (0.0, settings.t_max), x0, method=settings.method, t_eval=t_eval,
                     events=converged, rtol=settings.rtol, atol=settings.atol)
@@ -216,8 +227,6 @@ def integrate(model: LossModel, x0, settings: FlowSettings = FlowSettings(), *,
     else:
         t_end = float(sol.t[-1]) if sol.t.size else 0.0
         x_end, status = (sol.y[:, -1] if sol.t.size else x0), -1
-    if np.linalg.norm(ev.field(x0, kind)) < settings.gtol:
-        t_end, x_end, status = 0.0, x0, 1
     times = np.append(sol.t[sol.t < t_end], t_end)
     states = np.column_stack([sol.y[:, sol.t < t_end], x_end]).T
     losses = np.array([ev.loss_terms(x)[0] for x in states])

@@ -35,23 +35,34 @@ def format_outcome_rows(rows) -> str:
 
 def _eigs(values, k=6) -> str:
     values = np.asarray(values)
+    if k is None or values.size <= k:
+        body = ", ".join(f"{v:.3e}" for v in values)
+        if len(body) > 80:
+            chunks = [", ".join(f"{v:.3e}" for v in values[i : i + 8]) for i in range(0, values.size, 8)]
+            body = (",\n" + " " * 6).join(chunks)
+            return f"({values.size} total)\n      [{body}]"
+        return f"[{body}] ({values.size} total)"
     shown = ", ".join(f"{v:.3e}" for v in values[:k])
-    return f"[{shown}{', ...' if values.size > k else ''}] ({values.size} total)"
+    return f"[{shown}, ...] ({values.size} total)"
 
 
-def format_spectrum(spec, game_name: str = "") -> str:
-    """Spectra at a point and the Eq. 19/21 comparison along v = e_{i,b} - e_{i,g_i}."""
+def format_spectrum(spec, game_name: str = "", full: bool = False) -> str:
+    """Spectra at a point and the Eq. 19/21 comparison along v = e_{i,b} - e_{i,g_i}.
+
+    ``full`` prints every eigenvalue; otherwise the six smallest of each spectrum.
+    """
+    k = None if full else 6
     lines = [
         f"point: greedy {joint(spec.greedy)}{' = u*' if spec.optimal else ' (IGM-inconsistent: not u*)'}"
         f"{' on ' + game_name if game_name else ''}, tau = {spec.tau}",
         f"  L_tau = {spec.loss:.3e}, max |y - Q_tot| = {spec.max_residual:.3e}, |grad L_tau| = {spec.field_norm:.3e}",
         f"  normal space (row space of dQ_tot/dx): dimension {spec.normal_rank}; zero-loss set dimension {spec.tangent_dim}",
-        f"  Hessian H_tau (true flow: Jacobian -H), ascending: {_eigs(spec.hessian_eigenvalues)}",
-        f"  H_tau on the normal space, ascending:               {_eigs(spec.normal_eigenvalues)}",
-        f"  q-q block of H_tau (theta fixed), ascending:        {_eigs(spec.q_block_eigenvalues)}",
+        f"  Hessian H_tau (true flow: Jacobian -H), ascending: {_eigs(spec.hessian_eigenvalues, k)}",
+        f"  H_tau on the normal space, ascending:               {_eigs(spec.normal_eigenvalues, k)}",
     ]
     if spec.factored_normal_eigenvalues is not None:
-        lines.append(f"  same, from the factor sqrt(2 mu) J (accurate):     {_eigs(spec.factored_normal_eigenvalues)}")
+        lines.append(f"  same, from the factor sqrt(2 mu) J (accurate):     {_eigs(spec.factored_normal_eigenvalues, k)}")
+    lines.append(f"  q-q block of H_tau (theta fixed), ascending:        {_eigs(spec.q_block_eigenvalues, k)}")
     semi = spec.semi_eigenvalues
     lines.append(f"  semi-gradient Jacobian: max real part {semi.real.max():.3e}, "
                  f"min real part {semi.real.min():.3e}")
@@ -93,7 +104,7 @@ def plot_outcomes(table, path) -> None:
     from stablepoint.gradflow.flow import greedy_margins, greedy_path
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = plt.get_cmap("tab20").colors
     grid = np.logspace(-2, np.log10(table.settings.t_max), 80)
     for k, batch in enumerate(table.batches):
         color = colors[k % len(colors)]

@@ -34,7 +34,7 @@ from stablepoint.errors import SettingsError
 from stablepoint.gradflow.fixed_points import ZeroLossPoint, check_greedy, find_zero_loss_point
 from stablepoint.gradflow.flow import FlowSettings, integrate
 from stablepoint.gradflow.loss import LossModel
-from stablepoint.gradflow.spectra import PointSpectrum, analyze_point
+from stablepoint.gradflow.spectra import analyze_point
 from stablepoint.payoff import Payoff
 
 __all__ = [

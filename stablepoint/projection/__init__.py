@@ -19,13 +19,14 @@ import importlib
 from stablepoint.errors import SettingsError
 from stablepoint.projection.result import STATUS_MESSAGES, MonotoneFit, ProjectionResult, greedy_of
 
-__all__ = ["ideal_qmix", "SOLVERS", "MonotoneFit", "ProjectionResult", "STATUS_MESSAGES", "greedy_of"]
+__all__ = ["ideal_qmix", "greedy_losses", "SOLVERS", "MonotoneFit", "ProjectionResult", "STATUS_MESSAGES", "greedy_of"]
 
 #: solver name -> "module:function" implementing ``fn(y, weights, top=None, **options)``.
 SOLVERS = {
     "cvxpy": "stablepoint.projection.reference:solve",
+    "bnb": "stablepoint.projection.bnb:solve",
 }
-DEFAULT_SOLVER = "cvxpy"
+DEFAULT_SOLVER = "bnb"  # exact, and orders of magnitude faster (benchmarks/bench_projection.py)
 
 
 def get_solver(name: str):
@@ -57,3 +58,16 @@ def ideal_qmix(y, weights, *, top=None, solver: str = "auto", **options) -> Proj
         Passed to the solver (tolerances, limits, ``progress`` callback).
     """
     return get_solver(solver)(y, weights, top=top, **options)
+
+
+def greedy_losses(y, weights, **options):
+    """Best loss with each joint action forced greedy, in one batch (branch-and-bound engine).
+
+    Shares work across the |U| ``top``-constrained solves that an exact greedy
+    set needs; ``cutoff="optimum"`` only decides which actions tie the optimum
+    (fastest).  See :func:`stablepoint.projection.bnb.greedy_losses`.
+    """
+    from stablepoint.projection.bnb import greedy_losses as batch
+
+    return batch(y, weights, **options)
+

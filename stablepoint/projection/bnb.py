@@ -63,14 +63,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from stablepoint.errors import PayoffError, SettingsError
-from stablepoint.projection.isotonic import (
-    CUT_RTOL,
-    _irp_kernel,
-    _irp_warm,
-    _njit,
-    _product_edges_kernel,
-    slice_index,
-)
+from stablepoint.projection.isotonic import CUT_RTOL, _node_kernel, _with_relation, slice_index
 from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL
 
@@ -145,75 +138,6 @@ def _check_limit(name, value, kind):
     return value
 
 
-@_njit(cache=True)
-def _with_relation(rel, i, a, b):
-    """A copy of ``rel`` with "a below b" added for agent i, transitively closed."""
-    out = rel.copy()
-    s = rel.shape[1]
-    for p in range(s):
-        if p == a or rel[i, p, a]:
-            for q in range(s):
-                if q == b or rel[i, b, q]:
-                    out[i, p, q] = True
-    return out
-
-
-@_njit(cache=True)
-def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0, warm):
-    """Exact fit of one node, its loss, and the pair to branch on (agent -1 when closed).
-
-    The branching score of an incomparable pair (a, b) is the smaller of the
-    two pooling costs sum w_a w_b / (w_a + w_b) * d^2 over the cells where
-    the new relation is violated: branch where both choices look expensive.
-    """
-    src, dst = _product_edges_kernel(rel, sl_idx, sizes, n_slice)
-    ok = False
-    if warm:
-        x, label, ok = _irp_warm(y, w, src, dst, rtol, x0, label0, WARM_ROUNDS)
-    if not ok:
-        x, label = _irp_kernel(y, w, src, dst, rtol)
-    loss = 0.0
-    for v in range(y.shape[0]):
-        loss += w[v] * (x[v] - y[v]) ** 2
-    n_pairs = 0
-    for i in range(sizes.shape[0]):
-        n_pairs += sizes[i] * (sizes[i] - 1) // 2
-    cand = np.empty((n_pairs, 3), np.int64)
-    score = np.empty(n_pairs)
-    k = 0
-    for i in range(sizes.shape[0]):
-        s = sizes[i]
-        for a in range(s):
-            for b in range(a + 1, s):
-                up = False
-                down = False
-                cost_ab = 0.0
-                cost_ba = 0.0
-                for j in range(n_slice[i]):
-                    ca = sl_idx[i, a, j]
-                    cb = sl_idx[i, b, j]
-                    d = x[ca] - x[cb]
-                    if d > value_atol:
-                        up = True
-                    elif d < -value_atol:
-                        down = True
-                    ws = w[ca] + w[cb]
-                    if ws > 0.0:
-                        h = w[ca] * w[cb] / ws
-                        if d > 0.0:
-                            cost_ab += d * d * h
-                        else:
-                            cost_ba += d * d * h
-                if up and down:
-                    cand[k, 0] = i
-                    cand[k, 1] = a
-                    cand[k, 2] = b
-                    score[k] = cost_ab * cost_ba
-                    k += 1
-    order = np.argsort(-score[:k])
-    return x, label, loss, cand[:k][order]
-
-
 class _Problem:
     """Data shared by every node of one search (and by searches with other ``top``)."""
 
@@ -239,7 +163,8 @@ class _Problem:
         else:
             x0, label0, warm = parent[0], parent[1], True
         x, label, loss, cand = _node_kernel(self.y_flat, self.w_flat, rel, self.sl_idx, self.sizes,
-                                            self.n_slice, self.value_atol, CUT_RTOL, x0, label0, warm)
+                                            self.n_slice, self.value_atol, CUT_RTOL, x0, label0, warm,
+                                            WARM_ROUNDS)
         self.n_fits += 1
         return x, label, float(loss), (cand if cand.shape[0] else None)
 
@@ -305,7 +230,7 @@ def _tol(loss, loss_atol, loss_rtol):
     return loss_atol + loss_rtol * abs(loss)
 
 
-def _search(problem: _Problem, top, *, cutoff=math.inf, incumbents=(), time_limit=None, node_limit=None,
+def _search(problem: _Problem, top, *, cutoff=math.inf, time_limit=None, node_limit=None,
             progress=None, loss_atol=LOSS_ATOL, loss_rtol=LOSS_RTOL) -> _Search:
     """Best-first branch and bound; collects every fit within tolerance of the optimum.
 
@@ -327,10 +252,9 @@ def _search(problem: _Problem, top, *, cutoff=math.inf, incumbents=(), time_limi
             if not any(np.max(np.abs(xx - x)) <= value_atol for xx, _ in found):
                 found.append((x, loss))
 
-    for x, loss in incumbents:
-        record(x, loss)
-
     nodes = 0
+    status = 0
+    dropped = math.inf  # smallest bound of a node dropped by the cutoff
     root_rel = _root_relations(problem.shape, top)
     x, label, loss, branch = problem.fit(root_rel)
     nodes += 1
@@ -338,16 +262,17 @@ def _search(problem: _Problem, top, *, cutoff=math.inf, incumbents=(), time_limi
     counter = itertools.count()
     if branch is None:
         record(x, loss)
+    elif loss > cutoff:
+        dropped = loss
     else:
+        heap.append((loss, next(counter), root_rel, (x, label), branch))
+    if heap and not math.isfinite(cutoff):
+        # An early incumbent only matters for limits and memory, not with a cutoff.
         heuristic = _heuristic_relations(x.reshape(problem.shape), root_rel, problem.w)
         hx, _, hloss, hbranch = problem.fit(heuristic, (x, label))
         nodes += 1
         if hbranch is None:  # total orders always close; guard against tolerance corner cases
             record(hx, hloss)
-        heapq.heappush(heap, (loss, next(counter), root_rel, (x, label), branch))
-
-    status = 0
-    dropped = math.inf  # smallest bound of a node dropped by the cutoff
     last_report = start
     while heap:
         limit = min(cutoff, best + _tol(best, loss_atol, loss_rtol)) if best < math.inf else cutoff

@@ -58,6 +58,8 @@ except ImportError:  # pragma: no cover - exercised only without numba
 #: capacity counts as zero and a cut counts as no improvement.  A cut this
 #: small changes the loss by a second-order amount (far below any loss tolerance).
 CUT_RTOL = 1e-12
+#: Deviations w (y - m) below this times sum w |y| are rounding noise of the mean m.
+NOISE = 1e-14
 
 
 @_njit(cache=True)
@@ -145,10 +147,18 @@ def _partition(y, ww, esrc, edst, out_ptr, out_e, in_ptr, in_e, x, label, perm, 
             continue
         sw = 0.0
         swy = 0.0
+        swa = 0.0
         for k in range(lo, hi):
             v = perm[k]
             sw += ww[v]
             swy += ww[v] * y[v]
+            swa += ww[v] * abs(y[v])
+        if sw <= 0.0:  # cannot happen (every block holds weight); keep the order, not a NaN
+            for k in range(lo, hi):
+                x[perm[k]] = y[perm[k]]
+                label[perm[k]] = n_labels
+                n_labels += 1
+            continue
         m = swy / sw
         gabs = 0.0
         for k in range(lo, hi):
@@ -163,7 +173,8 @@ def _partition(y, ww, esrc, edst, out_ptr, out_e, in_ptr, in_e, x, label, perm, 
                 ct[v] = -g
             for j in range(out_ptr[v], out_ptr[v + 1]):
                 flow[out_e[j]] = 0.0
-        eps = rtol * gabs
+        # Relative to the block's deviations, with a floor at the rounding noise of its mean.
+        eps = rtol * gabs + NOISE * swa
         # ---- Dinic max flow from the positive to the negative cells of the block.
         while True:
             head = 0
@@ -482,6 +493,79 @@ def slice_index(shape):
         sl_idx[i, :s, : n_cells // s] = np.moveaxis(cells, i, 0).reshape(s, -1)
     sizes = np.array(shape, np.int64)
     return sl_idx, sizes, np.array([n_cells // s for s in shape], np.int64)
+
+
+# Kernels of the branch and bound (stablepoint.projection.bnb).  They live here because
+# numba's on-disk cache does not notice changes in callees defined in another file.
+
+
+@_njit(cache=True)
+def _with_relation(rel, i, a, b):
+    """A copy of ``rel`` with "a below b" added for agent i, transitively closed."""
+    out = rel.copy()
+    s = rel.shape[1]
+    for p in range(s):
+        if p == a or rel[i, p, a]:
+            for q in range(s):
+                if q == b or rel[i, b, q]:
+                    out[i, p, q] = True
+    return out
+
+
+@_njit(cache=True)
+def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0, warm, warm_rounds):
+    """Exact fit of one node, its loss, and the pair to branch on (agent -1 when closed).
+
+    The branching score of an incomparable pair (a, b) is the smaller of the
+    two pooling costs sum w_a w_b / (w_a + w_b) * d^2 over the cells where
+    the new relation is violated: branch where both choices look expensive.
+    """
+    src, dst = _product_edges_kernel(rel, sl_idx, sizes, n_slice)
+    ok = False
+    if warm:
+        x, label, ok = _irp_warm(y, w, src, dst, rtol, x0, label0, warm_rounds)
+    if not ok:
+        x, label = _irp_kernel(y, w, src, dst, rtol)
+    loss = 0.0
+    for v in range(y.shape[0]):
+        loss += w[v] * (x[v] - y[v]) ** 2
+    n_pairs = 0
+    for i in range(sizes.shape[0]):
+        n_pairs += sizes[i] * (sizes[i] - 1) // 2
+    cand = np.empty((n_pairs, 3), np.int64)
+    score = np.empty(n_pairs)
+    k = 0
+    for i in range(sizes.shape[0]):
+        s = sizes[i]
+        for a in range(s):
+            for b in range(a + 1, s):
+                up = False
+                down = False
+                cost_ab = 0.0
+                cost_ba = 0.0
+                for j in range(n_slice[i]):
+                    ca = sl_idx[i, a, j]
+                    cb = sl_idx[i, b, j]
+                    d = x[ca] - x[cb]
+                    if d > value_atol:
+                        up = True
+                    elif d < -value_atol:
+                        down = True
+                    ws = w[ca] + w[cb]
+                    if ws > 0.0:
+                        h = w[ca] * w[cb] / ws
+                        if d > 0.0:
+                            cost_ab += d * d * h
+                        else:
+                            cost_ba += d * d * h
+                if up and down:
+                    cand[k, 0] = i
+                    cand[k, 1] = a
+                    cand[k, 2] = b
+                    score[k] = cost_ab * cost_ba
+                    k += 1
+    order = np.argsort(-score[:k])
+    return x, label, loss, cand[:k][order]
 
 
 def _as_edges(edges, n: int):

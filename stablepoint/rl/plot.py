@@ -4,7 +4,8 @@
   :func:`stablepoint.rl.train.train`, and picks each run's curve metric:
   the test win rate (``test/battle_won_mean``) on SMAC/SMAX, the normalized return of
   MRVF Eq. 30 on risk-reward games (see :func:`normalized_return`), the test return elsewhere.
-* :func:`aggregate` groups runs by (environment, algorithm) and gives the median with a
+* :func:`aggregate` groups runs by (environment, algorithm; a sweep override, read from the
+  run directory's name, makes its own curve) and gives the median with a
   25-75% band, or the 0-100% band (min to max) for one-step matrix games (MRVF Sec. 5).
   Risk-reward games of one setting (agents, actions) form one group across their random
   cases, as in Figure 5.
@@ -183,6 +184,8 @@ def find_run_dirs(paths: Iterable) -> list[Path]:
 
 
 _RR = re.compile(r"^matrix:(risk[-_]reward)(:.*)?$")
+#: run directory names from sweeps with overrides end in ``__seed<k>__<override>``
+_VARIANT = re.compile(r"__seed\d+__(.+)$")
 
 
 def _group_of(spec: str) -> str:
@@ -244,6 +247,9 @@ def load_runs(paths: Iterable, metric: str = "auto", negative: str = "ratio") ->
                 from stablepoint.catalog import get_game
 
                 values = normalized_return(values, get_game(spec.partition(":")[2]).values, negative)
+        variant = _VARIANT.search(d.name)
+        if variant:  # a sweep override: keep its runs apart from the plain algorithm's
+            algo = f"{algo} [{variant.group(1)}]"
         runs.append(RunCurve(str(d), algo, spec, _group_of(spec), seed, chosen, t, values.astype(np.float64),
                              steps, spec.startswith("matrix:")))
     if not runs:
@@ -351,7 +357,8 @@ def plot_curves(bands: Sequence[CurveBand], *, title: str = ""):
         ax.set_xlabel("environment steps")
         ax.set_ylabel(f"{_YLABELS.get(metric, metric)}\nmedian, {pct[0]:.0f}-{pct[1]:.0f}%")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
+    for ax in axes[0]:
+        ax.legend(fontsize=7, loc="best")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
