@@ -72,7 +72,7 @@ def test_matrix_from_file_and_bad_specs(tmp_path):
     with pytest.raises(PayoffError):
         make_env(f"matrix:file={tmp_path / 'missing.csv'}")
     with pytest.raises(SettingsError, match="unknown env"):
-        make_env("smac:3m")
+        make_env("nosuchenv:3m")
     with pytest.raises(SettingsError, match="unknown game"):
         make_env("matrix:nope")
     with pytest.raises(SettingsError, match="needs a game"):

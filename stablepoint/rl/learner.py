@@ -501,7 +501,8 @@ class Learner:
         for t in range(T1):
             h = agent.recur(inputs[:, t].reshape(B * n, -1), h)
             out.append(h)
-        return torch.stack(out, dim=1).view(B, T1, n, -1)
+        # Each h is (B*n, H) with agents fastest; regroup per step before stacking over time.
+        return torch.stack([o.view(B, n, -1) for o in out], dim=1)
 
     # -- the loop body -------------------------------------------------------------------
 
