@@ -4,7 +4,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from stablepoint.catalog import get_game
 from stablepoint.gradflow.flow import FlowSettings, greedy_path, initial_states, integrate, run_flows
