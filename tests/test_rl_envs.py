@@ -83,7 +83,7 @@ def test_matrix_from_file_and_bad_specs(tmp_path):
         make_env("matrix:table5", n_envs=2).step(np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(SettingsError, match="integers"):
         make_env("matrix:table5", n_envs=1).step(np.zeros((1, 2)))
-    assert set(ENVS) == {"matrix", "predator_prey"}
+    assert set(ENVS) == {"matrix", "predator_prey", "smac", "smax"}
 
 
 def test_parse_options():
