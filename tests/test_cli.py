@@ -182,7 +182,7 @@ BAD = {
     "unknown solver": (lambda d: ["--game", "table5", "--method", "qmix", "--solver", "nope"], "unknown solver"),
     "max-orderings without cvxpy": (
         lambda d: ["--game", "table5", "--method", "qmix", "--solver", "nomax", "--max-orderings", "5"],
-        "--max-orderings applies to the cvxpy reference solver",
+        "--max-orderings does not apply to solver 'nomax'",
     ),
     "out directory missing": (lambda d: ["--game", "table5", "--method", "tobest", "--out", str(d / "no" / "r.json")], "does not exist"),
     "graph suffix": (lambda d: ["--game", "table5", "--method", "tobest", "--graph", str(d / "g.txt")], "--graph"),
@@ -287,3 +287,17 @@ def test_console_script_runs_and_refuses_bad_input(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == ["Error: alpha must be in (0, 1], got 0.0"]
+
+
+def test_time_limit_reaches_the_bnb_solver_and_is_refused_by_cvxpy():
+    import json
+
+    ok = run("--game", "table5", "--method", "qmix", "--solver", "bnb", "--time-limit", "30", "--format", "json")
+    assert ok.exit_code == 0, ok.output
+    data = json.loads(ok.output)
+    assert data["settings"]["solver_options"] == {"time_limit": 30.0}
+    assert data["certified"] is True
+    bad = run("--game", "table5", "--method", "qmix", "--solver", "cvxpy", "--time-limit", "1")
+    assert bad.exit_code == 2 and "--time-limit does not apply to solver 'cvxpy'" in bad.output
+    neg = run("--game", "table5", "--method", "qmix", "--time-limit", "0")
+    assert neg.exit_code == 2

@@ -102,32 +102,37 @@ _OPTION_OF = {
     "alpha": "--alpha",
     "tie_rule": "--tie-rule",
     "solver": "--solver",
-    "solver_options": "--max-orderings",
+    "solver_options": "--max-orderings/--time-limit",
 }
 
 
-def _check_solver_takes_max_orderings(solver: str) -> None:
+def _check_solver_takes(option: str, flag: str, solver: str) -> None:
+    """Refuse a solver option (e.g. ``max_orderings``) that the chosen solver does not take."""
     import inspect
 
     from stablepoint import projection
 
     params = inspect.signature(projection.get_solver(solver)).parameters
-    if "max_orderings" not in params:
+    if option not in params:
         resolved = projection.DEFAULT_SOLVER if solver == "auto" else solver
-        raise SettingsError(
-            f"--max-orderings applies to the cvxpy reference solver, not to solver {resolved!r} "
-            "(add --solver cvxpy)"
-        )
+        other = "cvxpy" if resolved != "cvxpy" else "bnb"
+        raise SettingsError(f"{flag} does not apply to solver {resolved!r} (add --solver {other})")
 
 
-def _method_settings(method_name: str, *, max_orderings=None, **given) -> dict:
+def _method_settings(method_name: str, *, max_orderings=None, time_limit=None, **given) -> dict:
     """The settings the user gave, checked against the ones the method takes (``method_settings``)."""
     from stablepoint.methods import method_settings
 
     settings = {k: v for k, v in given.items() if v is not None}
+    solver_options = {}
     if max_orderings is not None:
-        _check_solver_takes_max_orderings(settings.get("solver", "auto"))
-        settings["solver_options"] = {"max_orderings": int(max_orderings)}
+        _check_solver_takes("max_orderings", "--max-orderings", settings.get("solver", "auto"))
+        solver_options["max_orderings"] = int(max_orderings)
+    if time_limit is not None:
+        _check_solver_takes("time_limit", "--time-limit", settings.get("solver", "auto"))
+        solver_options["time_limit"] = float(time_limit)
+    if solver_options:
+        settings["solver_options"] = solver_options
     try:
         accepted = method_settings(method_name)
     except SettingsError:
@@ -158,6 +163,7 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 @click.option("--tie-rule", type=click.Choice(["strict", "inclusive"]), help="WQMIX: Q_jt(u) > Q_jt(u~) (strict, Eq. 3) or >= (inclusive).")
 @click.option("--solver", help="Ideal-QMIX solver: auto, cvxpy or bnb.")
 @click.option("--max-orderings", type=click.IntRange(min=1), help="Refuse problems with more agent-order combinations than this.")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per exact solve (bnb solver); a stopped solve is reported as not certified, with its best bound.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format on stdout.")
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the transition graph: .png, .svg, .pdf or .dot.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON result here, updated after every u~ (partial files have complete=false).")
@@ -165,7 +171,7 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 @click.option("--sweep-tol", type=float, default=1e-3, show_default=True, help="Width of the brackets around critical epsilons.")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
 def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, max_orderings,
-          fmt, graph_path, out_path, sweep_spec, sweep_tol, show_progress):
+          time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, show_progress):
     """Stable points of a method on a payoff: the u~ -> ubar table, stable points, attractors, basins.
 
     Exit codes: 0 success; 2 bad input or usage (one-line error); 130 interrupted.
@@ -177,7 +183,7 @@ def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, 
         check_epsilon(epsilon)
     settings = _method_settings(
         method_name, visitation=visitation, epsilon=epsilon, alpha=alpha, tie_rule=tie_rule,
-        solver=solver, max_orderings=max_orderings,
+        solver=solver, max_orderings=max_orderings, time_limit=time_limit,
     )
     if graph_path is not None and graph_path.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
         raise SettingsError(f"--graph {str(graph_path)!r} must end in .png, .svg, .pdf or .dot")

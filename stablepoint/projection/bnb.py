@@ -17,7 +17,10 @@ comparable pointwise.  The search works on *partial* orders instead of total one
   expensive is picked first);
 * best-first order, with an initial incumbent from sorting the slices of the
   root fit; a node is pruned only when its bound exceeds the incumbent by more
-  than the loss tolerance, so ties survive and every optimal fit is found.
+  than the loss tolerance, so ties survive and every optimal fit is found;
+* a child's fit is warm-started from its parent's level sets (only the level
+  sets joined by newly violated constraints are re-partitioned; the result
+  meets the optimality conditions, so it equals a cold fit).
 
 ``top`` puts ``top[i]`` above every other action of agent i at the root.
 
