@@ -89,7 +89,7 @@ def regenerate(name: str = "table7", progress=None) -> TableResult:
     stable_section = Section(
         f"{name}: QPLEX with u~ held in Eq. 27, uniform visitation; loss normalised [unit weights]",
         ("u~", "global min loss", "greedy set of global minima", "stable (global)", "best loss keeping ubar = u~ (KKT)",
-         f"multi-start KKT ends", "multi-start ends at ubar = u~"),
+         "multi-start KKT ends", "multi-start ends at ubar = u~"),
         tuple(rows),
     )
 

@@ -69,7 +69,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from stablepoint.errors import PayoffError, ProblemTooLargeError, SettingsError
+from stablepoint.errors import ProblemTooLargeError, SettingsError
+from stablepoint.projection.inputs import check_inputs as _check_inputs
 from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
 
@@ -138,25 +139,6 @@ def order_constraints(shape: Sequence[int], orders) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _check_inputs(y, weights, top):
-    y = np.asarray(y, dtype=np.float64)
-    w = np.asarray(weights, dtype=np.float64)
-    if y.ndim < 2 or any(s < 2 for s in y.shape):
-        raise PayoffError(f"payoff must have >= 2 agents with >= 2 actions each, got shape {y.shape}")
-    if not np.all(np.isfinite(y)):
-        raise PayoffError("payoff contains NaN or infinity")
-    if w.shape != y.shape:
-        raise SettingsError(f"weights have shape {w.shape}, payoff has shape {y.shape}")
-    if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise SettingsError("weights must be finite and non-negative")
-    if top is not None:
-        try:
-            top = tuple(int(a) for a in top)
-        except (TypeError, ValueError):
-            raise SettingsError(f"top must be a joint action (tuple of ints), got {top!r}") from None
-        if len(top) != y.ndim or any(not 0 <= a < s for a, s in zip(top, y.shape)):
-            raise SettingsError(f"top = {top} is out of range for shape {y.shape}")
-    return y, w, top
 
 
 def _normalise(y, w):

@@ -26,7 +26,7 @@ derived values come from :func:`dataclasses.replace`, never from mutation.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping

@@ -14,12 +14,10 @@ Rendering (:func:`render_text`, :func:`render_markdown`) prints joint actions 1-
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numpy as np
 
 from stablepoint.catalog import get_game
 from stablepoint.errors import SettingsError
