@@ -63,6 +63,8 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
     """Outcome table: fraction of runs ending at u* / IGM-consistent, true vs semi-gradient flow."""
     from stablepoint.catalog import get_game
     from stablepoint.gradflow.flow import FlowSettings
+    from stablepoint.gradflow.loss import check_tau
+    from stablepoint.gradflow.mixers import make_mixer
     from stablepoint.gradflow.outcomes import outcome_table
     from stablepoint.gradflow.render import format_outcome_rows, plot_outcomes
 
@@ -71,6 +73,10 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
                         ("true", "semi") if gradient == "both" else (gradient,),
                         runs, seed, hidden, epsilon, t_max, gtol, method, workers)
     payoff = get_game(config.game)
+    for tau in config.taus:  # refuse bad input before the progress bar draws anything
+        check_tau(tau)
+    for name in config.mixers:
+        make_mixer(name, payoff.n_agents, hidden=config.hidden)
     settings = FlowSettings(t_max=config.t_max, gtol=config.gtol, method=config.method)
     total = len(config.mixers) * len(config.taus) * len(config.gradients) * config.runs
     with click.progressbar(length=total, label="trajectories", file=sys.stderr) as bar:
