@@ -257,3 +257,24 @@ def test_problem_too_large_flows_through_methods():
     with pytest.raises(ProblemTooLargeError, match="331,776"):
         get_method("wqmix", solver="cvxpy").fit(np.zeros((4, 4, 4, 4)), (0, 0, 0, 0))
     assert get_method("qmix", solver="cvxpy", solver_options={"max_orderings": 36}).fit(TABLE5, (0, 0)).loss > 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_only_losses_give_the_same_greedy_sets(seed):
+    """losses="greedy" (cut-off searches) must decide exactly the greedy sets of losses="all"."""
+    from stablepoint.methods import get_method
+
+    rng = np.random.default_rng(seed)
+    shape = [(3, 3), (2, 3, 2), (3, 4)][seed % 3]
+    y = rng.integers(-6, 7, size=shape).astype(float) if seed % 2 else rng.normal(size=shape) * 4
+    name, extra = [("qmix", {}), ("wqmix", {"alpha": 0.3})][seed % 2]
+    eps = [1.0, 0.2, 0.0][seed % 3]
+    full = get_method(name, epsilon=eps, solver="bnb", **extra)
+    fast = get_method(name, epsilon=eps, solver="bnb", losses="greedy", **extra)
+    for u in itertools.product(*(range(s) for s in shape)):
+        a, b = full.fit(y, u), fast.fit(y, u)
+        assert b.greedy_set == a.greedy_set, (u, a.greedy_set, b.greedy_set)
+        assert b.loss == pytest.approx(a.loss, abs=1e-9)
+        assert b.greedy_losses is None and a.greedy_losses is not None
+        # every admitted action has a witness fit that makes it greedy
+        assert set().union(*(f.greedy for f in b.fits)) >= b.greedy_set

@@ -103,6 +103,7 @@ _OPTION_OF = {
     "tie_rule": "--tie-rule",
     "solver": "--solver",
     "solver_options": "--max-orderings/--time-limit",
+    "losses": "--losses",
 }
 
 
@@ -163,6 +164,7 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 @click.option("--tie-rule", type=click.Choice(["strict", "inclusive"]), help="WQMIX: Q_jt(u) > Q_jt(u~) (strict, Eq. 3) or >= (inclusive).")
 @click.option("--solver", help="Ideal-QMIX solver: auto, cvxpy or bnb.")
 @click.option("--max-orderings", type=click.IntRange(min=1), help="Refuse problems with more agent-order combinations than this.")
+@click.option("--losses", type=click.Choice(["all", "greedy"]), help="QMIX/WQMIX: also compute the exact loss of every forced greedy action (all, default) or only the greedy sets (greedy: much faster with bnb).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per exact solve (bnb solver); a stopped solve is reported as not certified, with its best bound.")
 @click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format on stdout.")
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the transition graph: .png, .svg, .pdf or .dot.")
@@ -170,7 +172,7 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 @click.option("--sweep", "sweep_spec", metavar="GRID", help="Epsilon sweep instead of one epsilon: START:STOP:NUM or e1,e2,...")
 @click.option("--sweep-tol", type=float, default=1e-3, show_default=True, help="Width of the brackets around critical epsilons.")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
-def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, max_orderings,
+def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, losses, max_orderings,
           time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, show_progress):
     """Stable points of a method on a payoff: the u~ -> ubar table, stable points, attractors, basins.
 
@@ -183,7 +185,7 @@ def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, 
         check_epsilon(epsilon)
     settings = _method_settings(
         method_name, visitation=visitation, epsilon=epsilon, alpha=alpha, tie_rule=tie_rule,
-        solver=solver, max_orderings=max_orderings, time_limit=time_limit,
+        solver=solver, losses=losses, max_orderings=max_orderings, time_limit=time_limit,
     )
     if graph_path is not None and graph_path.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
         raise SettingsError(f"--graph {str(graph_path)!r} must end in .png, .svg, .pdf or .dot")

@@ -16,12 +16,17 @@ import numpy as np
 from stablepoint.errors import SettingsError
 from stablepoint.methods.base import Fit, FitResult
 from stablepoint.payoff import Payoff
-from stablepoint.projection import SOLVERS, ideal_qmix
+from stablepoint.projection import DEFAULT_SOLVER, SOLVERS, ideal_qmix
+from stablepoint.projection import greedy_losses as batch_greedy_losses
 from stablepoint.projection.result import STATUS_MESSAGES, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
 from stablepoint.visitation import VISITATIONS
 
+#: ``losses`` settings of the QMIX-family methods: every constrained loss, or only the greedy set.
+LOSS_MODES = ("all", "greedy")
+
 __all__ = [
+    "LOSS_MODES",
     "check_visitation",
     "check_solver",
     "check_choice",
@@ -86,6 +91,7 @@ def monotone_fit_result(
     *,
     solver: str = "auto",
     solver_options: Mapping[str, Any] | None = None,
+    losses: str = "all",
 ) -> FitResult:
     """Every optimal monotone fit of ``y`` under ``weights``, with the exact greedy set.
 
@@ -106,6 +112,13 @@ def monotone_fit_result(
         Recorded in the result; the weights already depend on it.
     solver, solver_options
         Passed to :func:`stablepoint.projection.ideal_qmix`.
+    losses : {"all", "greedy"}
+        ``"all"`` computes the exact constrained loss of every u
+        (``greedy_losses``).  ``"greedy"`` only decides which u tie the optimum:
+        with the branch-and-bound solver each constrained search stops once its
+        bound passes the optimum (:func:`stablepoint.projection.greedy_losses`
+        with ``cutoff="optimum"``), and ``greedy_losses`` is None.  The greedy
+        set is the same either way; other solvers always compute all losses.
 
     Examples
     --------
@@ -115,6 +128,9 @@ def monotone_fit_result(
     ([(2, 2)], 326.0, 410.0)
     """
     options = dict(solver_options or {})
+    check_choice("losses", losses, LOSS_MODES)
+    if losses == "greedy" and (DEFAULT_SOLVER if solver == "auto" else solver) == "bnb":
+        return _greedy_only_result(method, y, u_tilde, weights, solver, options)
     loss_atol, loss_rtol, value_atol = tolerances_of(options)
     base = ideal_qmix(y, weights, solver=solver, **options)
     constrained = {}
@@ -155,4 +171,35 @@ def monotone_fit_result(
         greedy_losses=greedy_losses,
         certified=certified,
         message=STATUS_MESSAGES[status],
+    )
+
+
+def _greedy_only_result(method, y, u_tilde, weights, solver, options) -> FitResult:
+    """The exact greedy set from one batch of cut-off searches; fits only for the admitted actions."""
+    loss_atol, loss_rtol, value_atol = tolerances_of(options)
+    batch_options = {k: v for k, v in options.items() if k in ("time_limit", "loss_atol", "loss_rtol", "value_atol")}
+    batch = batch_greedy_losses(y, weights, cutoff="optimum", **batch_options)
+    fits: list[Fit] = []
+    covered: set = set()
+    for fit in batch.optimum.fits:
+        g = greedy_of(fit.q_tot, value_atol)
+        fits.append(Fit(q_tot=fit.q_tot, greedy=g, info={"orders": fit.orders, "weights": weights}))
+        covered |= g
+    certified = batch.certified
+    for u in sorted(batch.greedy_set - covered):
+        # A witness fit for an admitted action the unconstrained optimum does not show.
+        res = ideal_qmix(y, weights, top=u, solver=solver, **options)
+        g = greedy_of(res.fits[0].q_tot, value_atol)
+        fits.append(Fit(q_tot=res.fits[0].q_tot, greedy=g, info={"orders": res.fits[0].orders, "weights": weights, "top": u}))
+        covered |= g
+        certified &= res.certified
+    return FitResult(
+        method=method,
+        u_tilde=tuple(int(a) for a in u_tilde),
+        loss=float(batch.loss),
+        greedy_set=batch.greedy_set,
+        fits=tuple(fits),
+        greedy_losses=None,
+        certified=certified,
+        message=STATUS_MESSAGES[0 if certified else 1],
     )

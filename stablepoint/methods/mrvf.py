@@ -154,7 +154,9 @@ class MRVF:
     setting_names = ("visitation", "epsilon", "solver", "solver_options")
 
     def __init__(self, *, visitation="centralized", epsilon=1.0, solver="auto", solver_options=None):
-        self._qmix = QMIX(visitation=visitation, epsilon=epsilon, solver=solver, solver_options=solver_options)
+        # The rounds only need greedy sets, not the loss of every forced greedy action.
+        self._qmix = QMIX(visitation=visitation, epsilon=epsilon, solver=solver, solver_options=solver_options,
+                          losses="greedy")
         self.visitation = self._qmix.visitation
         self.epsilon = self._qmix.epsilon
         self.solver = self._qmix.solver

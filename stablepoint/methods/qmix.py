@@ -29,10 +29,12 @@ import numpy as np
 from stablepoint.methods.base import FitResult
 from stablepoint.methods.common import (
     as_payoff,
+    check_choice,
     check_solver,
     check_solver_options,
     check_visitation,
     jsonable,
+    LOSS_MODES,
     monotone_fit_result,
 )
 from stablepoint.payoff import Payoff
@@ -61,17 +63,22 @@ class QMIX:
         Passed to the solver, e.g. ``{"max_orderings": 10**6}`` for ``"cvxpy"``
         or tolerances ``loss_atol`` / ``loss_rtol`` / ``value_atol`` (also used
         here to decide ties).
+    losses : {"all", "greedy"}
+        ``"all"`` (default) also reports the exact best loss with each joint
+        action forced greedy (``FitResult.greedy_losses``); ``"greedy"`` only
+        decides the greedy set, much faster with the ``bnb`` solver.
     """
 
     name = "qmix"
     #: keyword settings of ``__init__`` (the CLI checks options against these).
-    setting_names = ("visitation", "epsilon", "solver", "solver_options")
+    setting_names = ("visitation", "epsilon", "solver", "solver_options", "losses")
 
-    def __init__(self, *, visitation="centralized", epsilon=1.0, solver="auto", solver_options=None):
+    def __init__(self, *, visitation="centralized", epsilon=1.0, solver="auto", solver_options=None, losses="all"):
         self.visitation = check_visitation(visitation)
         self.epsilon = check_epsilon(epsilon)
         self.solver = check_solver(solver)
         self.solver_options = check_solver_options(solver_options)
+        self.losses = check_choice("losses", losses, LOSS_MODES)
 
     def settings(self) -> dict:
         """JSON-able settings."""
@@ -80,6 +87,7 @@ class QMIX:
             "epsilon": self.epsilon,
             "solver": self.solver,
             "solver_options": jsonable(self.solver_options),
+            "losses": self.losses,
         }
 
     def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
@@ -102,6 +110,7 @@ class QMIX:
             self.weights(payoff, u),
             solver=self.solver,
             solver_options=self.solver_options,
+            losses=self.losses,
         )
 
     def stable_points(self, payoff: Payoff) -> frozenset:

@@ -32,6 +32,7 @@ from stablepoint.methods.common import (
     check_solver_options,
     check_visitation,
     jsonable,
+    LOSS_MODES,
     monotone_fit_result,
 )
 from stablepoint.payoff import Payoff
@@ -88,7 +89,7 @@ class WQMIX:
         Down-weight of joint actions not better than u~ (default 0.1).
     tie_rule : {"strict", "inclusive"}
         ">" (default, Eq. 3) or ">=" when comparing Qjt(u) with Qjt(u~).
-    visitation, epsilon, solver, solver_options
+    visitation, epsilon, solver, solver_options, losses
         As for :class:`stablepoint.methods.qmix.QMIX`.
 
     Examples
@@ -101,7 +102,7 @@ class WQMIX:
 
     name = "wqmix"
     #: keyword settings of ``__init__`` (the CLI checks options against these).
-    setting_names = ("alpha", "tie_rule", "visitation", "epsilon", "solver", "solver_options")
+    setting_names = ("alpha", "tie_rule", "visitation", "epsilon", "solver", "solver_options", "losses")
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class WQMIX:
         epsilon=1.0,
         solver="auto",
         solver_options=None,
+        losses="all",
     ):
         self.alpha = check_alpha(alpha)
         self.tie_rule = check_choice("tie_rule", tie_rule, TIE_RULES)
@@ -119,6 +121,7 @@ class WQMIX:
         self.epsilon = check_epsilon(epsilon)
         self.solver = check_solver(solver)
         self.solver_options = check_solver_options(solver_options)
+        self.losses = check_choice("losses", losses, LOSS_MODES)
 
     def settings(self) -> dict:
         """JSON-able settings."""
@@ -129,6 +132,7 @@ class WQMIX:
             "epsilon": self.epsilon,
             "solver": self.solver,
             "solver_options": jsonable(self.solver_options),
+            "losses": self.losses,
         }
 
     def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
@@ -150,6 +154,7 @@ class WQMIX:
             self.weights(payoff, u),
             solver=self.solver,
             solver_options=self.solver_options,
+            losses=self.losses,
         )
 
     def __repr__(self) -> str:
