@@ -20,13 +20,14 @@ from stablepoint.projection import DEFAULT_SOLVER, SOLVERS, ideal_qmix
 from stablepoint.projection import greedy_losses as batch_greedy_losses
 from stablepoint.projection.result import STATUS_MESSAGES, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
-from stablepoint.visitation import VISITATIONS
+from stablepoint.visitation import VISITATIONS, check_epsilon, visitation
 
 #: ``losses`` settings of the QMIX-family methods: every constrained loss, or only the greedy set.
 LOSS_MODES = ("all", "greedy")
 
 __all__ = [
     "LOSS_MODES",
+    "VisitationMethod",
     "check_visitation",
     "check_solver",
     "check_choice",
@@ -203,3 +204,26 @@ def _greedy_only_result(method, y, u_tilde, weights, solver, options) -> FitResu
         certified=certified,
         message=STATUS_MESSAGES[0 if certified else 1],
     )
+
+
+class VisitationMethod:
+    """Shared settings of methods weighted only by the visitation around u~ (VDN, ResQ).
+
+    Subclasses set ``name`` and implement ``fit``.
+    """
+
+    #: keyword settings of ``__init__`` (the CLI checks options against these).
+    setting_names = ("visitation", "epsilon")
+
+    def __init__(self, *, visitation="centralized", epsilon=1.0):
+        self.visitation = check_visitation(visitation)
+        self.epsilon = check_epsilon(epsilon)
+
+    def settings(self) -> dict:
+        """JSON-able settings."""
+        return {"visitation": self.visitation, "epsilon": self.epsilon}
+
+    def weights(self, payoff, u_tilde) -> np.ndarray:
+        """Loss weights pi(. | u~)."""
+        payoff = as_payoff(payoff)
+        return visitation(self.visitation, payoff.shape, payoff.check_action(u_tilde), self.epsilon)

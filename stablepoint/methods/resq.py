@@ -53,11 +53,10 @@ import itertools
 import numpy as np
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import as_payoff, check_visitation
+from stablepoint.methods.common import VisitationMethod, as_payoff
 from stablepoint.payoff import Payoff
 from stablepoint.projection.result import greedy_of
 from stablepoint.tolerances import VALUE_ATOL
-from stablepoint.visitation import check_epsilon, visitation
 
 __all__ = ["ResQ", "lower_set", "resq_greedy_loss", "resq_witness"]
 
@@ -129,7 +128,7 @@ def resq_witness(y, u_tilde, u, t) -> tuple[np.ndarray, np.ndarray]:
     return q_mon, q_r
 
 
-class ResQ:
+class ResQ(VisitationMethod):
     """ResQ with an ideal monotone Q_mon and a non-positive residual masked at u~.
 
     Parameters
@@ -141,21 +140,6 @@ class ResQ:
     """
 
     name = "resq"
-    #: keyword settings of ``__init__`` (the CLI checks options against these).
-    setting_names = ("visitation", "epsilon")
-
-    def __init__(self, *, visitation="centralized", epsilon=1.0):
-        self.visitation = check_visitation(visitation)
-        self.epsilon = check_epsilon(epsilon)
-
-    def settings(self) -> dict:
-        """JSON-able settings."""
-        return {"visitation": self.visitation, "epsilon": self.epsilon}
-
-    def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
-        """Loss weights pi(. | u~)."""
-        payoff = as_payoff(payoff)
-        return visitation(self.visitation, payoff.shape, payoff.check_action(u_tilde), self.epsilon)
 
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
         """Loss 0, the exact greedy set, and one witness (Q_mon, Q_r) per distinct fit."""

@@ -34,10 +34,9 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import as_payoff, check_visitation, tolerances_of
+from stablepoint.methods.common import VisitationMethod, as_payoff, tolerances_of
 from stablepoint.payoff import Payoff
 from stablepoint.projection.result import greedy_of
-from stablepoint.visitation import check_epsilon, visitation
 
 __all__ = ["VDN", "design_matrix", "vdn_least_squares"]
 
@@ -74,7 +73,7 @@ def vdn_least_squares(y, weights):
     return q, null_space(phi[support])
 
 
-class VDN:
+class VDN(VisitationMethod):
     """VDN under the visitation around u~: additive Q_tot by weighted least squares.
 
     Parameters
@@ -86,21 +85,6 @@ class VDN:
     """
 
     name = "vdn"
-    #: keyword settings of ``__init__`` (the CLI checks options against these).
-    setting_names = ("visitation", "epsilon")
-
-    def __init__(self, *, visitation="centralized", epsilon=1.0):
-        self.visitation = check_visitation(visitation)
-        self.epsilon = check_epsilon(epsilon)
-
-    def settings(self) -> dict:
-        """JSON-able settings."""
-        return {"visitation": self.visitation, "epsilon": self.epsilon}
-
-    def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
-        """Loss weights pi(. | u~)."""
-        payoff = as_payoff(payoff)
-        return visitation(self.visitation, payoff.shape, payoff.check_action(u_tilde), self.epsilon)
 
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
         """The least-squares VDN fit given u~ and every greedy action an optimum admits."""
