@@ -28,6 +28,7 @@ LOSS_MODES = ("all", "greedy")
 __all__ = [
     "LOSS_MODES",
     "VisitationMethod",
+    "MonotoneMethod",
     "check_visitation",
     "check_solver",
     "check_choice",
@@ -227,3 +228,41 @@ class VisitationMethod:
         """Loss weights pi(. | u~)."""
         payoff = as_payoff(payoff)
         return visitation(self.visitation, payoff.shape, payoff.check_action(u_tilde), self.epsilon)
+
+
+class MonotoneMethod:
+    """Shared settings and fit of the Ideal-QMIX family (QMIX, WQMIX): subclasses define ``weights``."""
+
+    def __init__(self, *, visitation="centralized", epsilon=1.0, solver="auto", solver_options=None, losses="all"):
+        self.visitation = check_visitation(visitation)
+        self.epsilon = check_epsilon(epsilon)
+        self.solver = check_solver(solver)
+        self.solver_options = check_solver_options(solver_options)
+        self.losses = check_choice("losses", losses, LOSS_MODES)
+
+    def settings(self) -> dict:
+        """JSON-able settings."""
+        return {
+            "visitation": self.visitation,
+            "epsilon": self.epsilon,
+            "solver": self.solver,
+            "solver_options": jsonable(self.solver_options),
+            "losses": self.losses,
+        }
+
+    def weights(self, payoff, u_tilde) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, payoff, u_tilde) -> FitResult:
+        """Every optimal fit of the weighted monotone loss given u~ and the exact greedy set."""
+        payoff = as_payoff(payoff)
+        u = payoff.check_action(u_tilde)
+        return monotone_fit_result(
+            self.name,
+            payoff.values,
+            u,
+            self.weights(payoff, u),
+            solver=self.solver,
+            solver_options=self.solver_options,
+            losses=self.losses,
+        )

@@ -26,24 +26,14 @@ import itertools
 
 import numpy as np
 
-from stablepoint.methods.base import FitResult
-from stablepoint.methods.common import (
-    as_payoff,
-    check_choice,
-    check_solver,
-    check_solver_options,
-    check_visitation,
-    jsonable,
-    LOSS_MODES,
-    monotone_fit_result,
-)
+from stablepoint.methods.common import as_payoff, MonotoneMethod
 from stablepoint.payoff import Payoff
-from stablepoint.visitation import check_epsilon, visitation
+from stablepoint.visitation import visitation
 
 __all__ = ["QMIX"]
 
 
-class QMIX:
+class QMIX(MonotoneMethod):
     """Ideal QMIX: the best monotone fit under the visitation around u~.
 
     Parameters
@@ -73,23 +63,6 @@ class QMIX:
     #: keyword settings of ``__init__`` (the CLI checks options against these).
     setting_names = ("visitation", "epsilon", "solver", "solver_options", "losses")
 
-    def __init__(self, *, visitation="centralized", epsilon=1.0, solver="auto", solver_options=None, losses="all"):
-        self.visitation = check_visitation(visitation)
-        self.epsilon = check_epsilon(epsilon)
-        self.solver = check_solver(solver)
-        self.solver_options = check_solver_options(solver_options)
-        self.losses = check_choice("losses", losses, LOSS_MODES)
-
-    def settings(self) -> dict:
-        """JSON-able settings."""
-        return {
-            "visitation": self.visitation,
-            "epsilon": self.epsilon,
-            "solver": self.solver,
-            "solver_options": jsonable(self.solver_options),
-            "losses": self.losses,
-        }
-
     def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
         """Loss weights pi(. | u~)."""
         payoff = as_payoff(payoff)
@@ -98,20 +71,6 @@ class QMIX:
     def visitation_ignores_u_tilde(self) -> bool:
         """Whether the weights are the same for every u~ (uniform, or epsilon = 1)."""
         return self.visitation == "uniform" or self.epsilon == 1.0
-
-    def fit(self, payoff: Payoff, u_tilde) -> FitResult:
-        """Every optimal Ideal-QMIX fit given u~ and the exact greedy set."""
-        payoff = as_payoff(payoff)
-        u = payoff.check_action(u_tilde)
-        return monotone_fit_result(
-            self.name,
-            payoff.values,
-            u,
-            self.weights(payoff, u),
-            solver=self.solver,
-            solver_options=self.solver_options,
-            losses=self.losses,
-        )
 
     def stable_points(self, payoff: Payoff) -> frozenset:
         """Every u~ that is in its own greedy set (weakly or strongly stable).

@@ -24,20 +24,10 @@ from __future__ import annotations
 import numpy as np
 
 from stablepoint.errors import SettingsError
-from stablepoint.methods.base import FitResult
-from stablepoint.methods.common import (
-    as_payoff,
-    check_choice,
-    check_solver,
-    check_solver_options,
-    check_visitation,
-    jsonable,
-    LOSS_MODES,
-    monotone_fit_result,
-)
+from stablepoint.methods.common import MonotoneMethod, as_payoff, check_choice
 from stablepoint.payoff import Payoff
 from stablepoint.tolerances import VALUE_ATOL
-from stablepoint.visitation import check_epsilon, visitation
+from stablepoint.visitation import visitation
 
 __all__ = ["WQMIX", "eq3_weights", "TIE_RULES", "check_alpha"]
 
@@ -80,7 +70,7 @@ def eq3_weights(y, u_tilde, alpha: float, tie_rule: str = "strict", atol: float 
     return w
 
 
-class WQMIX:
+class WQMIX(MonotoneMethod):
     """Centrally-weighted QMIX: Ideal QMIX under weights pi(u | u~) * w(u) of Eq. 3.
 
     Parameters
@@ -117,23 +107,13 @@ class WQMIX:
     ):
         self.alpha = check_alpha(alpha)
         self.tie_rule = check_choice("tie_rule", tie_rule, TIE_RULES)
-        self.visitation = check_visitation(visitation)
-        self.epsilon = check_epsilon(epsilon)
-        self.solver = check_solver(solver)
-        self.solver_options = check_solver_options(solver_options)
-        self.losses = check_choice("losses", losses, LOSS_MODES)
+        super().__init__(
+            visitation=visitation, epsilon=epsilon, solver=solver, solver_options=solver_options, losses=losses
+        )
 
     def settings(self) -> dict:
         """JSON-able settings."""
-        return {
-            "alpha": self.alpha,
-            "tie_rule": self.tie_rule,
-            "visitation": self.visitation,
-            "epsilon": self.epsilon,
-            "solver": self.solver,
-            "solver_options": jsonable(self.solver_options),
-            "losses": self.losses,
-        }
+        return {"alpha": self.alpha, "tie_rule": self.tie_rule, **super().settings()}
 
     def weights(self, payoff: Payoff, u_tilde) -> np.ndarray:
         """Loss weights pi(u | u~) * w(u)."""
@@ -142,20 +122,6 @@ class WQMIX:
         value_atol = float(self.solver_options.get("value_atol", VALUE_ATOL))
         pi = visitation(self.visitation, payoff.shape, u, self.epsilon)
         return pi * eq3_weights(payoff.values, u, self.alpha, self.tie_rule, value_atol)
-
-    def fit(self, payoff: Payoff, u_tilde) -> FitResult:
-        """Every optimal fit of the Eq. 3-weighted loss given u~ and the exact greedy set."""
-        payoff = as_payoff(payoff)
-        u = payoff.check_action(u_tilde)
-        return monotone_fit_result(
-            self.name,
-            payoff.values,
-            u,
-            self.weights(payoff, u),
-            solver=self.solver,
-            solver_options=self.solver_options,
-            losses=self.losses,
-        )
 
     def __repr__(self) -> str:
         return f"WQMIX({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
