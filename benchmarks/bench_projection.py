@@ -5,6 +5,7 @@ Usage::
     python benchmarks/bench_projection.py speed [--n 10]
     python benchmarks/bench_projection.py graph [--jobs 2]
     python benchmarks/bench_projection.py exact [--n 200] [--shapes 3x3,3x3x3] [--against cvxpy|brute]
+        [--jobs 2] [--results analyses/results/exact_cvxpy.jsonl]
 
 ``speed`` times ``bnb.solve`` on random payoffs of each shape (integers,
 floats, ties, risk-reward; uniform and epsilon-greedy weights) and the
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import os
 import statistics
 import sys
 import time
@@ -69,22 +72,23 @@ def warm_up():
 
 
 def reference_per_qp(shape, n_qp=8, seed=0):
-    """Seconds per QP of the reference's inner loop (parameterised cvxpy problem, Clarabel)."""
-    import cvxpy as cp
-
+    """Seconds per QP of the reference's inner loop (its own parameterised cvxpy problem, Clarabel)."""
     rng = np.random.default_rng(seed)
-    y = rng.normal(size=shape).ravel()
-    w = uniform(shape).ravel()
-    orders = [tuple(tuple(int(a) for a in rng.permutation(s)) for s in shape) for _ in range(n_qp + 1)]
-    d_param = cp.Parameter(reference.order_constraints(shape, orders[0]).shape)
-    x = cp.Variable(y.size)
-    problem = cp.Problem(cp.Minimize(cp.sum_squares(cp.multiply(np.sqrt(w), x - y))), [d_param @ x <= 0])
-    d_param.value = reference.order_constraints(shape, orders[0])
-    problem.solve(solver=cp.CLARABEL, **reference.CLARABEL_SETTINGS)  # compile once, untimed
+    y = rng.normal(size=shape)
+    w = uniform(shape)
+    problem, x, sqrt_w, target, _ = reference.natural_order_qp(shape)
+
+    def load():
+        relabel = np.ix_(*(rng.permutation(s) for s in shape))
+        sqrt_w.value = np.sqrt(w[relabel]).ravel()
+        target.value = (np.sqrt(w[relabel]) * y[relabel]).ravel()
+
+    load()
+    reference.solve_qp(problem, x)  # compile once, untimed
     start = time.perf_counter()
-    for o in orders[1:]:
-        d_param.value = reference.order_constraints(shape, o)
-        problem.solve(solver=cp.CLARABEL, warm_start=False, **reference.CLARABEL_SETTINGS)
+    for _ in range(n_qp):
+        load()
+        reference.solve_qp(problem, x)
     return (time.perf_counter() - start) / n_qp
 
 
@@ -181,29 +185,63 @@ def brute_force(y, w):
     return best, frozenset().union(*(greedy_of(x, VALUE_ATOL) for l, x in fits if l <= best + tol))
 
 
+def _exact_one(job):
+    """Compare one sampled payoff; returns the JSON record of the comparison."""
+    shape, seed, k, against = job
+    rng = np.random.default_rng(seed)
+    for _ in range(k + 1):  # payoff k of the stream, exactly as a serial run draws it
+        y, w, label = sample(rng, shape, _)
+    start = time.perf_counter()
+    ours = bnb.solve(y, w)
+    if against == "cvxpy":
+        ref = reference.solve(y, w, max_orderings=10**7)
+        ref_loss, ref_greedy = ref.loss, ref.greedy
+    else:
+        ref_loss, ref_greedy = brute_force(y, w)
+    return {
+        "shape": "x".join(map(str, shape)), "seed": seed, "k": k, "against": against, "label": label,
+        "loss_diff": abs(ours.loss - ref_loss), "greedy_same": ours.greedy == ref_greedy,
+        "ours_greedy": sorted(ours.greedy), "ref_greedy": sorted(ref_greedy), "seconds": time.perf_counter() - start,
+    }
+
+
 def exact(args):
+    """Every payoff's comparison is appended to ``--results`` (JSONL) as it finishes; a rerun skips those done."""
     shapes = [tuple(int(a) for a in s.split("x")) for s in args.shapes.split(",")]
-    print(f"| shape | payoffs | against | max loss difference | greedy sets identical | mismatches |")
+    done = {}
+    if args.results and os.path.exists(args.results):
+        with open(args.results) as fh:
+            for line in fh:
+                if line.strip():
+                    rec = json.loads(line)
+                    done[(rec["shape"], rec["seed"], rec["k"], rec["against"])] = rec
+    jobs = [
+        (shape, args.seed, k, args.against)
+        for shape in shapes
+        for k in range(args.n)
+        if ("x".join(map(str, shape)), args.seed, k, args.against) not in done
+    ]
+    sink = open(args.results, "a") if args.results else None
+    try:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for n_done, rec in enumerate(pool.map(_exact_one, jobs), start=1):
+                done[(rec["shape"], rec["seed"], rec["k"], rec["against"])] = rec
+                if sink:
+                    sink.write(json.dumps(rec) + "\n")
+                    sink.flush()
+                print(f"  {n_done}/{len(jobs)} {rec['shape']} #{rec['k']} {rec['seconds']:.1f} s", file=sys.stderr, flush=True)
+    finally:
+        if sink:
+            sink.close()
+    print("| shape | payoffs | against | max loss difference | greedy sets identical | mismatches |")
     print("|---|---|---|---|---|---|")
     for shape in shapes:
-        rng = np.random.default_rng(args.seed)
-        worst, same, bad = 0.0, 0, []
-        for k in range(args.n):
-            y, w, label = sample(rng, shape, k)
-            ours = bnb.solve(y, w)
-            if args.against == "cvxpy":
-                ref = reference.solve(y, w, max_orderings=10**7)
-                ref_loss, ref_greedy = ref.loss, ref.greedy
-            else:
-                ref_loss, ref_greedy = brute_force(y, w)
-            diff = abs(ours.loss - ref_loss)
-            worst = max(worst, diff)
-            ok = diff <= 1e-6 and ours.greedy == ref_greedy
-            same += ours.greedy == ref_greedy
-            if not ok:
-                bad.append((k, label))
-        print(f"| {'x'.join(map(str, shape))} | {args.n} | {args.against} | {worst:.1e} | {same}/{args.n} "
-              f"| {bad if bad else 'none'} |", flush=True)
+        name = "x".join(map(str, shape))
+        recs = [done[(name, args.seed, k, args.against)] for k in range(args.n)]
+        worst = max(r["loss_diff"] for r in recs)
+        same = sum(r["greedy_same"] for r in recs)
+        bad = [(r["k"], r["label"]) for r in recs if not (r["greedy_same"] and r["loss_diff"] <= 1e-6)]
+        print(f"| {name} | {args.n} | {args.against} | {worst:.1e} | {same}/{args.n} | {bad if bad else 'none'} |")
 
 
 def main(argv=None):
@@ -225,6 +263,8 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--against", choices=("cvxpy", "brute"), default="cvxpy")
+    p.add_argument("--jobs", type=int, default=1, help="processes (payoffs are independent)")
+    p.add_argument("--results", default=None, help="JSONL file: append each comparison, skip those already there")
     p.set_defaults(run=exact)
     args = parser.parse_args(argv)
     args.run(args)

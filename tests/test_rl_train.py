@@ -181,19 +181,51 @@ def test_train_command(tmp_path):
 
 
 def test_confirm_command_compares_with_the_exact_analysis(tmp_path):
-    md = tmp_path / "out.md"
+    md, js = tmp_path / "out.md", tmp_path / "out.json"
     runner = CliRunner()
-    # a 2x2 game with a monotone payoff keeps the exact analysis fast
-    res = runner.invoke(main, [
-        "confirm", "--game", "table4a", "--algos", "qmix", "--seeds", "2", "--steps", "800",
-        "--out", str(tmp_path), "--markdown", str(md),
+    # a monotone payoff (table4a) keeps the exact analysis fast; two games exercise the summary
+    args = [
+        "confirm", "--game", "table4a", "--game", "table4c", "--algos", "qmix", "--seeds", "2", "--steps", "800",
+        "--out", str(tmp_path), "--markdown", str(md), "--json", str(js),
         "--set", "epsilon_anneal_steps=400", "--set", "batch_size=16",
-    ])
+    ]
+    res = runner.invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "learned greedy (seeds 0, 1): (1, 1) (1, 1)" in res.output
-    assert "predicted stable points [qmix: visitation=decentralized, epsilon=0.05]: (1, 1)" in res.output
-    assert "optimal: 2/2; agree with prediction: 2/2" in res.output
-    assert "| qmix | (1, 1) (1, 1) | 2/2 | (1, 1) |" in md.read_text()
+    assert "predicted stable points [qmix: visitation=decentralized, epsilon=0.05, losses=greedy]: (1, 1)" in res.output
+    assert "optimal: 2/2; in stable set: 2/2; in basin of initial action: 2/2; in basin after exploration: 2/2" in res.output
+    report = md.read_text()
+    assert "| qmix | E 2/2, I 2/2, S 2/2, O 2/2 |" in report  # table4a: (1, 1) is the only stable point
+    assert "### `table4a`" in report and "### `table4c`" in report
+    data = json.loads(js.read_text())
+    row = data["games"][0]["rows"][0]
+    # the initial action recorded by each run is the one its initial.json holds
+    for seed in row["seeds"]:
+        initial = json.loads((tmp_path / "table4a" / seed["run_dir"].split("/")[-1] / "initial.json").read_text())
+        assert initial["matrix"]["greedy"] == seed["initial"]
+    # a rerun rereads the finished runs instead of training them again
+    again = runner.invoke(main, args[:-4] + ["--jobs", "2"] + args[-4:])
+    assert again.exit_code == 0, again.output
+    assert json.loads(js.read_text())["games"][0]["rows"][0]["seeds"] == row["seeds"]
+    finals = [json.loads(p.read_text()) for p in tmp_path.glob("table4a/*/final.json")]
+    assert len(finals) == 2 and all(f["resumed_from"] == 800 for f in finals)  # reread at t_env = steps
+
+
+def test_confirm_rejects_bad_jobs(tmp_path):
+    res = CliRunner().invoke(main, ["confirm", "--game", "table4a", "--jobs", "0", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "jobs must be >= 1" in res.output
+
+
+def test_initial_greedy_is_the_untrained_networks_argmax_and_survives_resume(tmp_path):
+    # VDN's greedy joint action is each agent's own argmax, an independent read of initial.json
+    full = train(_tiny(tmp_path / "a", algo="vdn", steps=800))
+    initial = json.loads((full.run_dir / "initial.json").read_text())["matrix"]
+    utilities = np.array(initial["utilities"][0])
+    assert tuple(int(a) for a in utilities.argmax(axis=1)) == full.initial_greedy == tuple(initial["greedy"])
+    assert json.loads((full.run_dir / "final.json").read_text())["initial_greedy"] == list(full.initial_greedy)
+    train(_tiny(tmp_path / "b", algo="vdn", steps=400))
+    resumed = train(_tiny(tmp_path / "b", algo="vdn", steps=800), resume=True)
+    assert resumed.resumed_from == 400 and resumed.initial_greedy == full.initial_greedy
 
 
 @pytest.mark.slow

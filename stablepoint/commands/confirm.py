@@ -12,25 +12,56 @@ from pathlib import Path
 import click
 
 
+def _row_json(r) -> dict:
+    return {
+        "algo": r.algo, "method": r.method, "settings": r.settings,
+        "seeds": [
+            {"seed": s.seed, "initial": None if s.initial is None else list(s.initial), "greedy": list(s.greedy),
+             "test_return": s.test_return, "run_dir": s.run_dir}
+            for s in r.seeds
+        ],
+        "stable": None if r.stable is None else [list(u) for u in r.stable],
+        "kinds": {str(list(u)): k for u, k in r.kinds.items()},
+        "attractors": [sorted(list(u) for u in a) for a in r.attractors],
+        "ends": [None if e is None else sorted(list(u) for u in e) for e in r.ends],
+        "start_epsilon": r.start_epsilon,
+        "starts": [None if g is None else sorted(list(u) for u in g) for g in r.starts],
+        "explored_ends": [None if e is None else sorted(list(u) for u in e) for e in r.explored_ends],
+        "n_optimal": r.n_optimal, "n_agree": r.n_agree, "n_basin_agree": r.n_basin_agree,
+        "n_explored_agree": r.n_explored_agree,
+    }
+
+
 @click.command()
-@click.option("--game", required=True, help="Catalog game, e.g. table5, qtran, risk-reward:agents=2,actions=3,seed=0.")
-@click.option("--algos", default="qmix,wqmix,resq,mrvf", show_default=True, help="Comma-separated algorithm names.")
+@click.option("--game", "games", required=True, multiple=True,
+              help="Catalog game, e.g. table5, qtran, risk-reward:agents=3,actions=5,seed=0; repeatable.")
+@click.option("--algos", default="vdn,qmix,wqmix,resq,mrvf", show_default=True, help="Comma-separated algorithm names.")
 @click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0 .. SEEDS-1.")
 @click.option("--steps", type=int, default=20000, show_default=True, help="Environment steps per run.")
 @click.option("--out", default="runs/confirm", show_default=True, help="Parent directory of the runs.")
 @click.option("--markdown", "markdown", type=click.Path(dir_okay=False), default=None,
-              help="Also append a markdown table to this file.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the results as JSON.")
+              help="Write the cross-check report (summary, disagreements, one table per game) here; "
+                   "rewritten after each game.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the results as JSON (rewritten after each game).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training setting for every run; repeatable.")
 @click.option("--no-analysis", is_flag=True, help="Skip the exact stable-point analysis.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads per run (default 1).")
-def confirm(game, algos, seeds, steps, out, markdown, json_path, overrides, no_analysis, threads):
-    """Train each algorithm on GAME for SEEDS seeds and compare with the exact stable points."""
+@click.option("--jobs", type=int, default=1, show_default=True, help="Training runs in parallel (processes).")
+def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_analysis, threads, jobs):
+    """Train each algorithm on each GAME for SEEDS seeds and compare with the exact prediction.
+
+    Finished runs are reread and interrupted ones resume, so rerunning a stopped command
+    loses nothing; the report files are rewritten after every game.
+    """
     from tqdm import tqdm
 
-    from stablepoint.rl.confirm import confirm as run_confirm, render_markdown, render_text
+    from stablepoint.errors import SettingsError
+    from stablepoint.rl.confirm import CrossCheckResult, confirm as run_confirm, render_cross_check, render_text
 
     names = [a.strip() for a in algos.split(",") if a.strip()]
+    if jobs < 1:
+        raise SettingsError(f"--jobs must be >= 1, got {jobs}")
     settings = {}
     for item in overrides:
         key, eq, value = item.partition("=")
@@ -42,33 +73,39 @@ def confirm(game, algos, seeds, steps, out, markdown, json_path, overrides, no_a
             settings[key.strip()] = value
     if threads is not None:
         settings["torch_threads"] = threads
-    with tqdm(total=len(names) * seeds * steps, unit="step", dynamic_ncols=True, mininterval=1.0, desc=f"confirm {game}") as bar:
+    command = "stablepoint confirm " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
+    results = []
+    with tqdm(total=len(games) * len(names) * seeds * steps, unit="step", dynamic_ncols=True, mininterval=1.0,
+              desc="confirm") as bar:
         done = {}
+        for game in games:
 
-        def progress(algo, seed, t_env, total):
-            done[(algo, seed)] = min(t_env, total)
-            bar.set_postfix(run=f"{algo} seed {seed}", refresh=False)
-            bar.update(sum(done.values()) - bar.n)
+            def progress(algo, seed, t_env, total, game=game):
+                done[(game, algo, seed)] = min(t_env, total)
+                bar.set_postfix(run=f"{game} {algo} seed {seed}", refresh=False)
+                bar.update(sum(done.values()) - bar.n)
 
-        result = run_confirm(
-            game, names, seeds, steps=steps, out=out, analyze_stable=not no_analysis,
-            train_overrides=settings, progress=progress,
-        )
-    click.echo(render_text(result))
-    command = "stablepoint confirm " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+            result = run_confirm(
+                game, names, seeds, steps=steps, out=out, analyze_stable=not no_analysis,
+                train_overrides=settings, progress=progress, jobs=jobs,
+            )
+            results.append(result)
+            tqdm.write(render_text(result))
+            cross = CrossCheckResult(tuple(results))
+            if markdown:
+                Path(markdown).write_text(render_cross_check(cross, command))
+            if json_path:
+                Path(json_path).write_text(json.dumps(
+                    {"command": command, "steps": steps,
+                     "games": [{"game": r.game, "rows": [_row_json(row) for row in r.rows]} for r in results]},
+                    indent=1,
+                ))
     if markdown:
-        with Path(markdown).open("a") as fh:
-            fh.write(render_markdown(result, command) + "\n")
-        click.echo(f"markdown appended to {markdown}")
-    if json_path:
-        rows = [
-            {
-                "algo": r.algo, "method": r.method, "settings": r.settings,
-                "seeds": [{"seed": s.seed, "greedy": list(s.greedy), "test_return": s.test_return, "run_dir": s.run_dir} for s in r.seeds],
-                "stable": None if r.stable is None else [list(u) for u in r.stable],
-                "kinds": {str(list(u)): k for u, k in r.kinds.items()},
-                "n_optimal": r.n_optimal, "n_agree": r.n_agree,
-            }
-            for r in result.rows
-        ]
-        Path(json_path).write_text(json.dumps({"game": game, "steps": steps, "rows": rows}, indent=1))
+        click.echo(f"report written to {markdown}")
+
+
+def _quote(arg: str) -> str:
+    """Shell-quote an argument for the recorded command (risk-reward specs contain commas)."""
+    import shlex
+
+    return shlex.quote(arg)

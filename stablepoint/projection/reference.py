@@ -22,9 +22,13 @@ Eq. 12 and the minimum over combinations is the Ideal-QMIX optimum.
 
 Implementation notes (why it looks the way it does):
 
-* One cvxpy problem is compiled per call, with the order constraints written as
-  ``D @ x <= 0`` for a *parameter* matrix ``D``; each combination only swaps
-  ``D.value`` and re-solves, which skips cvxpy's canonicalisation.
+* One cvxpy problem is compiled per call, with the constraints of the *natural*
+  order (``D @ x <= 0``, ``D`` fixed).  A combination of orders is solved by
+  relabelling instead: Y and w are permuted so that each agent's order becomes
+  0 < 1 < ... < A_i - 1, and only the parameters ``sqrt(w)`` and ``sqrt(w) * Y``
+  change between QPs, which skips cvxpy's canonicalisation and costs cvxpy far
+  less per solve than a parameter matrix ``D`` (about 6x on 4x4x4).  The fit is
+  mapped back through the inverse relabelling.
 * The QPs are solved in normalised units (Y affinely mapped onto [-1, 1],
   weights scaled to sum 1; monotonicity and the argmin are invariant), so the
   solver tolerances mean the same at any payoff scale.  Losses, ties and fits
@@ -74,7 +78,7 @@ from stablepoint.projection.inputs import check_inputs as _check_inputs
 from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
 
-__all__ = ["solve", "count_orderings", "order_constraints", "CLARABEL_SETTINGS", "DEFAULT_MAX_ORDERINGS"]
+__all__ = ["solve", "count_orderings", "order_constraints", "natural_order_qp", "solve_qp", "CLARABEL_SETTINGS", "DEFAULT_MAX_ORDERINGS"]
 
 #: Refuse problems with more order combinations than this unless the caller raises it.
 DEFAULT_MAX_ORDERINGS = 50_000
@@ -171,7 +175,27 @@ def _polish(x, y, w, d, group_tol):
     return snapped
 
 
-def _solve_qp(problem, x, orders) -> np.ndarray:
+def natural_order_qp(shape: Sequence[int]):
+    """The reference's parameterised QP for one relabelled combination of orders.
+
+    Returns ``(problem, x, sqrt_w, target, d)``: minimise
+    ``||sqrt_w * x - target||^2`` subject to ``d @ x <= 0`` (X monotone in the
+    natural order of every agent); set ``sqrt_w`` and ``target`` (= sqrt_w * Y)
+    and call :func:`solve_qp`.
+    """
+    import cvxpy as cp
+
+    shape = tuple(shape)
+    n_joint = math.prod(shape)
+    d = order_constraints(shape, tuple(tuple(range(a)) for a in shape))
+    x = cp.Variable(n_joint)
+    sqrt_w = cp.Parameter(n_joint, nonneg=True)
+    target = cp.Parameter(n_joint)
+    problem = cp.Problem(cp.Minimize(cp.sum_squares(cp.multiply(sqrt_w, x) - target)), [d @ x <= 0])
+    return problem, x, sqrt_w, target, d
+
+
+def solve_qp(problem, x, orders=None) -> np.ndarray:
     """Solve with the tight settings; fall back to Clarabel's defaults if those stall."""
     import cvxpy as cp
 
@@ -262,23 +286,25 @@ def solve(
     y_n, w_n, centre, scale = _normalise(y_flat, w_flat)
     group_tol = max(value_atol / scale, 1e-8)
 
-    first_orders = tuple(orders[0] for orders in _agent_orders(shape, top))
-    d_param = cp.Parameter(order_constraints(shape, first_orders).shape)
-    x = cp.Variable(n_joint)
-    objective = cp.sum_squares(cp.multiply(np.sqrt(w_n), x - y_n))
-    problem = cp.Problem(cp.Minimize(objective), [d_param @ x <= 0])
+    y_n, w_n = y_n.reshape(shape), w_n.reshape(shape)
+    problem, x, sqrt_w, target, d = natural_order_qp(shape)
 
     candidates = []  # (loss, x, orders)
     n_polished = 0
     for done, orders in enumerate(itertools.product(*_agent_orders(shape, top)), start=1):
-        d = order_constraints(shape, orders)
-        d_param.value = d
-        x_n = _solve_qp(problem, x, orders)
-        polished = _polish(x_n, y_n, w_n, d, group_tol)
+        # Relabel so that every agent's order is the natural one: entry k of axis i is action orders[i][k].
+        relabel = np.ix_(*orders)
+        y_p, w_p = y_n[relabel].ravel(), w_n[relabel].ravel()
+        sqrt_w.value = np.sqrt(w_p)
+        target.value = np.sqrt(w_p) * y_p
+        x_p = solve_qp(problem, x, orders)
+        polished = _polish(x_p, y_p, w_p, d, group_tol)
         if polished is not None:
-            x_n = polished
+            x_p = polished
             n_polished += 1
-        x_val = centre + scale * x_n
+        x_n = np.empty(shape)
+        x_n[relabel] = x_p.reshape(shape)
+        x_val = centre + scale * x_n.ravel()
         loss = float(np.dot(w_flat, (x_val - y_flat) ** 2))
         candidates.append((loss, x_val, tuple(tuple(int(a) for a in o) for o in orders)))
         if progress is not None:

@@ -13,7 +13,9 @@ A run directory ``<out>/<run_name>/`` holds
 * ``checkpoints/last.pt``: networks, optimizer, random generators, counters and, when it is
   small, the replay buffer; ``--resume`` continues from it;
 * ``final.json``: final test return and, for matrix games, the greedy joint action, the
-  learned Q_tot table of every round and the learned Q^_jt table.
+  learned Q_tot table of every round and the learned Q^_jt table;
+* ``initial.json`` (matrix games): the same tables for the untrained networks, written
+  before the first update.
 
 Resuming is exact (bit-for-bit the run that was not interrupted) when the replay buffer fit
 in the checkpoint (at most ``CHECKPOINT_BUFFER_BYTES``) and the environment saves its random
@@ -110,6 +112,8 @@ class TrainResult:
         For matrix games: greedy action and learned tables.
     resumed_from : int or None
         ``t_env`` of the checkpoint the run resumed from.
+    initial_greedy : tuple of int or None
+        For matrix games: the untrained network's greedy joint action (0-based).
     """
 
     run_dir: Path
@@ -119,6 +123,7 @@ class TrainResult:
     test: dict
     matrix: MatrixTables | None
     resumed_from: int | None = None
+    initial_greedy: tuple | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -322,6 +327,15 @@ def train(
         t_env, episodes, marks = checkpoint["t_env"], checkpoint["episodes"], dict(checkpoint["marks"])
         resumed_from = t_env
     metrics = _Metrics(run_dir, cfg.tensorboard, resumed_from)
+    # The untrained network's greedy action is where the stable-point dynamics start (the
+    # basin prediction of `stablepoint confirm`); a resumed run reads the one it wrote.
+    initial_path = run_dir / "initial.json"
+    initial_greedy = None
+    if hasattr(test_env, "payoff"):
+        if checkpoint is None:
+            initial_path.write_text(json.dumps({"matrix": matrix_tables(learner, test_env).to_dict()}, indent=1))
+        if initial_path.exists():
+            initial_greedy = tuple(json.loads(initial_path.read_text())["matrix"]["greedy"])
 
     def save() -> None:
         _save_checkpoint(
@@ -398,6 +412,7 @@ def train(
         "test": final_test,
         "resumed_from": resumed_from,
         "matrix": None if tables is None else tables.to_dict(),
+        "initial_greedy": None if initial_greedy is None else list(initial_greedy),
     }
     (run_dir / "final.json").write_text(json.dumps(summary, indent=1))
-    return TrainResult(run_dir, t_env, episodes, learner.n_updates, final_test, tables, resumed_from)
+    return TrainResult(run_dir, t_env, episodes, learner.n_updates, final_test, tables, resumed_from, initial_greedy)
