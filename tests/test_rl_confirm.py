@@ -126,3 +126,11 @@ def test_analysis_cache_round_trips_and_is_keyed_by_payoff_and_settings(tmp_path
     other = {"visitation": "decentralized", "epsilon": 0.5}
     assert _analyze_one((payoff, "qmix", other, str(cache)))[:3] == _analyze_one((payoff, "qmix", other, None))[:3]
     assert json.loads(cache.read_text())["key"]["settings"] == other
+
+
+def test_long_sets_print_as_first_members_and_a_count():
+    from stablepoint.rl.confirm import _ends_text
+
+    everything = frozenset((a, b) for a in range(3) for b in range(3))
+    assert _ends_text(everything) == "(1, 1) (1, 2) (1, 3) (2, 1) (2, 2) (2, 3) ... (9 joint actions)"
+    assert _ends_text(frozenset({(0, 0), (2, 2)})) == "(1, 1) (3, 3)"

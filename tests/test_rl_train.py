@@ -240,3 +240,22 @@ def test_must_show_mrvf_reaches_the_optimum_and_qmix_does_not(tmp_path, game):
     assert mrvf.majority_optimal, [s.greedy for s in mrvf.seeds]
     assert qmix.n_optimal == 0, [s.greedy for s in qmix.seeds]
     assert mrvf.n_agree == mrvf.n_optimal  # MRVF's only predicted stable point is the optimum
+
+
+@pytest.mark.slow
+def test_trained_qmix_is_not_ideal_qmix_on_the_qtran_game(tmp_path):
+    # analyses/results/qmix_vs_ideal.md, seed 0: under uniform visitation Ideal QMIX's only
+    # greedy action is the optimum (loss 288/9), but gradient-trained QMIX settles near the best
+    # fit greedy in the zero block (320/9) and keeps a non-optimal greedy action.
+    from stablepoint.catalog import get_game
+    from stablepoint.methods import get_method
+
+    payoff = get_game("qtran")
+    exact = get_method("qmix", visitation="uniform").fit(payoff, (0, 0))
+    assert exact.greedy_set == {(0, 0)} and exact.loss == pytest.approx(288 / 9)
+    cfg = make_config("matrix:qtran", "qmix", seed=0, steps=20000, out=str(tmp_path), tensorboard=False,
+                      epsilon_start=1.0, epsilon_finish=1.0)
+    res = train(cfg)
+    loss = float(np.mean((res.matrix.q_tot[0] - payoff.values) ** 2))
+    assert res.matrix.greedy != (0, 0)
+    assert loss > exact.greedy_losses[res.matrix.greedy] - 1e-6 > exact.loss + 3

@@ -6,22 +6,21 @@ one's (``greedy``).  It then runs :func:`stablepoint.stability.analyze` with the
 exact counterpart (``AlgoConfig.analysis``, e.g. ``wqmix``) under the *same visitation* the
 learner used at the end of training: the algorithm's exploration (decentralized or
 centralized epsilon-greedy) at the final epsilon (for MRVF: the epsilon of its Q_tot
-sampling policy pi_k).  Two predictions are checked per seed:
+sampling policy pi_k).  Three predictions are checked per seed:
 
-* **stable set**: the trained greedy action is a stable point of the method (for MRVF: a
-  final action the multi-round process can terminate at);
-* **basin**: the trained greedy action is one of the ends the transition graph can reach
-  from the seed's initial greedy action: a stable point or a member of an attractor
-  (a cycle included) reachable from it.
-
-* **after exploration**: training anneals epsilon from ``epsilon_start`` (1: uniform
+* **stable set** (S): the trained greedy action is a stable point of the method (for MRVF:
+  a final action the multi-round process can terminate at);
+* **initial basin** (I): it is one of the ends the transition graph can reach from the
+  seed's initial greedy action: a stable point or a member of an attractor (a cycle
+  included) reachable from it;
+* **after exploration** (E): training anneals epsilon from ``epsilon_start`` (1: uniform
   visitation, where the exact fit does not depend on the greedy action at all), so the
   dynamics are started from the greedy set of the exact fit at the starting epsilon given
   the initial action, and the trained action must be one of the ends reachable from there.
 
 The basin checks are the sharper ones: they say not only where a method may stop but where
-it stops *from where training started*.  :func:`cross_check` runs several games and
-:func:`render_cross_check` writes the headline table with every disagreement listed.
+it stops *from where training started*.  :class:`CrossCheckResult` gathers several games
+and :func:`render_cross_check` writes the headline table with every disagreement listed.
 Rendering prints joint actions 1-based.
 """
 
@@ -42,7 +41,7 @@ from stablepoint.payoff import JointAction, Payoff
 from stablepoint.rl.config import TrainConfig, make_config
 
 __all__ = [
-    "SeedOutcome", "AlgoConfirmation", "ConfirmResult", "CrossCheckResult", "confirm", "cross_check",
+    "SeedOutcome", "AlgoConfirmation", "ConfirmResult", "CrossCheckResult", "confirm",
     "analysis_for", "start_epsilon", "predicted_ends", "render_text", "render_markdown", "render_cross_check",
 ]
 
@@ -413,13 +412,6 @@ def _key(name, settings) -> tuple:
     return (name, tuple(sorted(settings.items())))
 
 
-def cross_check(games: Sequence[str], algos: Sequence[str], seeds: Sequence[int] | int = 5, **kwargs) -> CrossCheckResult:
-    """:func:`confirm` on every game in turn (same algorithms, seeds and settings)."""
-    if not games:
-        raise SettingsError("cross_check needs at least one game")
-    return CrossCheckResult(tuple(confirm(g, algos, seeds, **kwargs) for g in games))
-
-
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
 
@@ -442,17 +434,26 @@ def _settings_text(row: AlgoConfirmation) -> str:
     return ", ".join(f"{k}={v}" for k, v in row.settings.items())
 
 
+#: Sets longer than this print as their first members and a count.
+_MAX_LISTED = 6
+
+
+def _members(g) -> str:
+    items = sorted(g)
+    text = " ".join(_fmt(u) for u in items[:_MAX_LISTED])
+    return text if len(items) <= _MAX_LISTED else f"{text} ... ({len(items)} joint actions)"
+
+
 def _attractors_text(row: AlgoConfirmation) -> str:
     if row.stable is None:
         return "-"
     if not row.attractors:
         return "none"
-    return " ".join("{" + " ".join(_fmt(u) for u in sorted(a)) + "}" if len(a) > 1 else _fmt(next(iter(a)))
-                    for a in row.attractors)
+    return " ".join("{" + _members(a) + "}" if len(a) > 1 else _fmt(next(iter(a))) for a in row.attractors)
 
 
 def _ends_text(ends) -> str:
-    return "-" if ends is None else " ".join(_fmt(u) for u in sorted(ends))
+    return "-" if ends is None else _members(ends)
 
 
 def _ratio(k, n) -> str:
@@ -460,7 +461,7 @@ def _ratio(k, n) -> str:
 
 
 def _set_text(g) -> str:
-    return "{" + " ".join(_fmt(u) for u in sorted(g)) + "}"
+    return "{" + _members(g) + "}"
 
 
 def _starts_text(row: AlgoConfirmation) -> str:
