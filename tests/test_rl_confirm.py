@@ -84,7 +84,7 @@ def test_agreement_counts_and_disagreement_reasons():
     assert cross.totals("qmix") == {"explored": 4, "basin": 2, "stable": 6, "optimal": 2, "seeds": 8}
     text = render_cross_check(cross, "stablepoint confirm ...")
     # explored ends have 1, 1, 1 and 2 of table5's 9 joint actions: 5 / 4 / 9 = 14% coverage
-    assert ("| qmix | E 2/4 [14%], I 1/4, S 3/4, O 1/4 | E 2/4 [14%], I 1/4, S 3/4, O 1/4 "
+    assert ("| qmix | E 2/4 [14%], I 1/4, S 3/4 [22%], O 1/4 | E 2/4 [14%], I 1/4, S 3/4 [22%], O 1/4 "
             "| 4/8 (50%) | 2/8 (25%) | 6/8 (75%) | 2/8 (25%) |") in text
     assert text.count("not a stable point") == 2 and "seed 2: initial (3, 3), trained (3, 3)" in text
 

@@ -195,7 +195,7 @@ def test_confirm_command_compares_with_the_exact_analysis(tmp_path):
     assert "predicted stable points [qmix: visitation=decentralized, epsilon=0.05, losses=greedy]: (1, 1)" in res.output
     assert "optimal: 2/2; in stable set: 2/2; in basin of initial action: 2/2; in basin after exploration: 2/2" in res.output
     report = md.read_text()
-    assert "| qmix | E 2/2, I 2/2, S 2/2, O 2/2 |" in report  # table4a: (1, 1) is the only stable point
+    assert "| qmix | E 2/2 [11%], I 2/2, S 2/2 [11%], O 2/2 |" in report  # table4a: (1, 1) is the only stable point
     assert "### `table4a`" in report and "### `table4c`" in report
     data = json.loads(js.read_text())
     row = data["games"][0]["rows"][0]

@@ -554,8 +554,8 @@ def render_cross_check(result: CrossCheckResult, command: str = "") -> str:
         "final epsilon, from the exact fit's greedy set at the starting epsilon), **I** in the basin of the "
         "untrained network's greedy action (no exploration phase), **S** in the stable set (anywhere); "
         "**O** counts optimal seeds. [c%] after E is the mean share of all joint actions that E's "
-        "predicted ends cover: a chance-level guess that size would agree that often, and a prediction "
-        "covering 100% says nothing. Only E and S misses are listed under Disagreements. "
+        "predicted ends cover, after S the share the stable set covers: a guess of that size at random "
+        "would agree that often, and a prediction covering 100% says nothing. Only E and S misses are listed under Disagreements. "
         "Joint actions are 1-based.",
         "",
         "| algorithm | " + " | ".join(_short(res.game) for res in result.results) + " | E | I | S | O |",
@@ -570,7 +570,9 @@ def render_cross_check(result: CrossCheckResult, command: str = "") -> str:
                 continue
             n = len(row.seeds)
             cells.append(f"E {_ratio(row.n_explored_agree, n)}{_coverage(row, res.payoff.n_joint)}, "
-                         f"I {_ratio(row.n_basin_agree, n)}, S {_ratio(row.n_agree, n)}, O {row.n_optimal}/{n}")
+                         f"I {_ratio(row.n_basin_agree, n)}, S {_ratio(row.n_agree, n)}"
+                         f"{'' if row.stable is None else f' [{100 * len(row.stable) / res.payoff.n_joint:.0f}%]'}, "
+                         f"O {row.n_optimal}/{n}")
         t = result.totals(algo)
         rate = (lambda k: f"{k}/{t['seeds']} ({100 * k / t['seeds']:.0f}%)") if t["seeds"] else (lambda k: "n/a")
         lines.append(f"| {algo} | " + " | ".join(cells) + " | " + " | ".join(
