@@ -87,6 +87,9 @@ def test_agreement_counts_and_disagreement_reasons():
     assert ("| qmix | E 2/4 [14%], I 1/4, S 3/4 [22%], O 1/4 | E 2/4 [14%], I 1/4, S 3/4 [22%], O 1/4 "
             "| 4/8 (50%) | 2/8 (25%) | 6/8 (75%) | 2/8 (25%) |") in text
     assert text.count("not a stable point") == 2 and "seed 2: initial (3, 3), trained (3, 3)" in text
+    # seed 3 misses only its initial basin: listed in the second list, once per game
+    explained = text.split("## Initial-basin misses the exploration phase explains")[1].split("## Per game")[0]
+    assert explained.count("seed 3: initial (2, 1), trained (2, 2)") == 2 and "seed 1:" not in explained
 
 
 def test_confirm_refuses_bad_jobs_in_the_library():

@@ -516,9 +516,11 @@ def _with_relation(rel, i, a, b):
 def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0, warm, warm_rounds):
     """Exact fit of one node, its loss, and the pair to branch on (agent -1 when closed).
 
-    The branching score of an incomparable pair (a, b) is the smaller of the
+    The branching score of an incomparable pair (a, b) is the product of the
     two pooling costs sum w_a w_b / (w_a + w_b) * d^2 over the cells where
-    the new relation is violated: branch where both choices look expensive.
+    each relation is violated: branch where both choices look expensive (the
+    product needed fewer nodes than their minimum, sum or maximum on 4x4x4
+    and 5x5 payoffs: 6,730 nodes on 40 4x4x4 payoffs against 7,840-10,542).
     """
     src, dst = _product_edges_kernel(rel, sl_idx, sizes, n_slice)
     ok = False

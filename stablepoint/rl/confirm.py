@@ -555,7 +555,8 @@ def render_cross_check(result: CrossCheckResult, command: str = "") -> str:
         "untrained network's greedy action (no exploration phase), **S** in the stable set (anywhere); "
         "**O** counts optimal seeds. [c%] after E is the mean share of all joint actions that E's "
         "predicted ends cover, after S the share the stable set covers: a guess of that size at random "
-        "would agree that often, and a prediction covering 100% says nothing. Only E and S misses are listed under Disagreements. "
+        "would agree that often, and a prediction covering 100% says nothing. E and S misses are listed under "
+        "Disagreements, the remaining I misses after them. "
         "Joint actions are 1-based.",
         "",
         "| algorithm | " + " | ".join(_short(res.game) for res in result.results) + " | E | I | S | O |",
@@ -588,6 +589,28 @@ def render_cross_check(result: CrossCheckResult, command: str = "") -> str:
                     f"trained {_fmt(s.greedy)}; {why} (predicted ends: {_ends_text(ends)})"
                 )
     if not listed:
+        lines.append("None.")
+    lines += [
+        "",
+        "## Initial-basin misses the exploration phase explains",
+        "",
+        "Stable and reachable after exploration, but not from the untrained network's greedy action.",
+        "",
+    ]
+    explained = 0
+    for res in result.results:
+        for row in res.rows:
+            flagged = {s.seed for s, _, _ in row.disagreements}
+            for k, s in enumerate(row.seeds):
+                ends = row.ends[k] if k < len(row.ends) else None
+                if s.seed in flagged or ends is None or s.greedy in ends:
+                    continue
+                explained += 1
+                lines.append(
+                    f"- `{res.game}`, {row.algo}, seed {s.seed}: initial {_fmt(s.initial)}, trained {_fmt(s.greedy)} "
+                    f"(ends from the initial action: {_ends_text(ends)})"
+                )
+    if not explained:
         lines.append("None.")
     lines += ["", "## Per game", ""]
     for res in result.results:
