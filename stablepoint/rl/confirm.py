@@ -225,12 +225,9 @@ def predicted_ends(graph: nx.DiGraph, kinds, attractors, start) -> frozenset:
 
 def _train_one(job) -> SeedOutcome:
     """Train (or finish, or reread) one run; top level so process pools can pickle it."""
-    import torch
-
-    from stablepoint.rl.train import train
+    from stablepoint.rl.train import train  # sets the run's torch thread count itself
 
     cfg, progress = job
-    torch.set_num_threads(cfg.torch_threads)
     result = train(cfg, resume=True, progress=progress)
     return SeedOutcome(
         cfg.seed, tuple(result.matrix.greedy), float(result.test["test/return_mean"]), str(result.run_dir),
