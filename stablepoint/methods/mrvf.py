@@ -54,7 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import as_payoff, jsonable
+from stablepoint.methods.common import as_payoff
 from stablepoint.methods.qmix import QMIX
 from stablepoint.payoff import JointAction, Payoff
 from stablepoint.tolerances import VALUE_ATOL
@@ -164,13 +164,10 @@ class MRVF:
         self._cache: dict = {}
 
     def settings(self) -> dict:
-        """JSON-able settings."""
-        return {
-            "visitation": self.visitation,
-            "epsilon": self.epsilon,
-            "solver": self.solver,
-            "solver_options": jsonable(self.solver_options),
-        }
+        """JSON-able settings: the inner QMIX's, less ``losses`` (always "greedy" here)."""
+        settings = self._qmix.settings()
+        del settings["losses"]
+        return settings
 
     def _qmix_dynamics(self, target: np.ndarray):
         """QMIX on ``target``: ({reached action: its FitResult}, stable set, cycles), memoised."""

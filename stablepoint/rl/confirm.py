@@ -250,7 +250,9 @@ def _analyze_one(job) -> tuple:
     if cache is not None and Path(cache).exists():
         data = json.loads(Path(cache).read_text())
         if data.get("key") == key:
-            joint = lambda v: tuple(int(a) for a in v)  # noqa: E731
+            def joint(v):
+                return tuple(int(a) for a in v)
+
             return (
                 tuple(joint(u) for u in data["stable"]),
                 {joint(u): k for u, k in data["kinds"]},
