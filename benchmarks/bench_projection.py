@@ -162,7 +162,7 @@ def graph(args):
     seconds = time.perf_counter() - start
     edges = {u: g for part in parts for u, g in part.items()}
     stable = sorted(u for u, (g, _) in edges.items() if u in g)
-    print(f"| game | epsilon | u~ | processes | wall time | stable points (1-based) | all certified |")
+    print("| game | epsilon | u~ | processes | wall time | stable points (1-based) | all certified |")
     print("|---|---|---|---|---|---|---|")
     print(f"| risk-reward(3, 5, seed={args.seed}) | {args.epsilon} | {len(edges)} | {args.jobs} "
           f"| {fmt_s(seconds)} | {', '.join(str(tuple(a + 1 for a in u)) for u in stable)} "
@@ -185,54 +185,104 @@ def brute_force(y, w):
     return best, frozenset().union(*(greedy_of(x, VALUE_ATOL) for l, x in fits if l <= best + tol))
 
 
+def engine_digest():
+    """Short digest of the engine's source: a logged comparison is current only if it matches."""
+    import hashlib
+
+    from stablepoint import tolerances
+    from stablepoint.projection import inputs, isotonic, result
+
+    h = hashlib.sha256()
+    for mod in (bnb, isotonic, result, inputs, tolerances):
+        with open(mod.__file__, "rb") as fh:
+            h.update(fh.read())
+    return h.hexdigest()[:12]
+
+
 def _exact_one(job):
-    """Compare one sampled payoff; returns the JSON record of the comparison."""
-    shape, seed, k, against = job
+    """Compare one sampled payoff; returns the JSON record of the comparison.
+
+    ``stored`` = (loss, greedy) of the reference from an earlier run: the
+    expensive reference is then not solved again, only the engine.
+    """
+    shape, seed, k, against, stored, engine = job
     rng = np.random.default_rng(seed)
     for _ in range(k + 1):  # payoff k of the stream, exactly as a serial run draws it
         y, w, label = sample(rng, shape, _)
     start = time.perf_counter()
     ours = bnb.solve(y, w)
-    if against == "cvxpy":
-        ref = reference.solve(y, w, max_orderings=10**7)
-        ref_loss, ref_greedy = ref.loss, ref.greedy
+    seconds = time.perf_counter() - start
+    if stored is not None:
+        ref_loss, ref_greedy = stored[0], frozenset(tuple(u) for u in stored[1])
+        ref_seconds = stored[2]
     else:
-        ref_loss, ref_greedy = brute_force(y, w)
+        start = time.perf_counter()
+        if against == "cvxpy":
+            ref = reference.solve(y, w, max_orderings=10**7)
+            ref_loss, ref_greedy = ref.loss, ref.greedy
+        else:
+            ref_loss, ref_greedy = brute_force(y, w)
+        ref_seconds = time.perf_counter() - start
     return {
         "shape": "x".join(map(str, shape)), "seed": seed, "k": k, "against": against, "label": label,
+        "engine": engine, "loss": ours.loss, "ref_loss": ref_loss,
         "loss_diff": abs(ours.loss - ref_loss), "greedy_same": ours.greedy == ref_greedy,
-        "ours_greedy": sorted(ours.greedy), "ref_greedy": sorted(ref_greedy), "seconds": time.perf_counter() - start,
+        "ours_greedy": sorted(ours.greedy), "ref_greedy": sorted(ref_greedy),
+        "seconds": seconds, "ref_seconds": ref_seconds,
     }
 
 
+def _key(rec):
+    return rec["shape"], rec["seed"], rec["k"], rec["against"]
+
+
 def exact(args):
-    """Every payoff's comparison is appended to ``--results`` (JSONL) as it finishes; a rerun skips those done."""
+    """Comparisons are appended to ``--results`` (JSONL) as they finish and the file is compacted at the end.
+
+    A rerun skips payoffs already compared with the same engine (source
+    digest); for the others it reuses the stored reference answer and solves
+    only the engine, so a changed engine is rechecked in seconds.  Records
+    without a stored reference loss (older logs) are solved again in full.
+    """
     shapes = [tuple(int(a) for a in s.split("x")) for s in args.shapes.split(",")]
+    engine = engine_digest()
     done = {}
     if args.results and os.path.exists(args.results):
         with open(args.results) as fh:
             for line in fh:
                 if line.strip():
                     rec = json.loads(line)
-                    done[(rec["shape"], rec["seed"], rec["k"], rec["against"])] = rec
-    jobs = [
-        (shape, args.seed, k, args.against)
-        for shape in shapes
-        for k in range(args.n)
-        if ("x".join(map(str, shape)), args.seed, k, args.against) not in done
-    ]
+                    done[_key(rec)] = rec  # later lines win
+    jobs = []
+    for shape in shapes:
+        for k in range(args.n):
+            rec = done.get(("x".join(map(str, shape)), args.seed, k, args.against))
+            if rec is not None and rec.get("engine") == engine:
+                continue
+            stored = None
+            if rec is not None and "ref_loss" in rec:
+                stored = (rec["ref_loss"], rec["ref_greedy"], rec.get("ref_seconds"))
+            jobs.append((shape, args.seed, k, args.against, stored, engine))
     sink = open(args.results, "a") if args.results else None
     try:
         with ProcessPoolExecutor(args.jobs) as pool:
             for n_done, rec in enumerate(pool.map(_exact_one, jobs), start=1):
-                done[(rec["shape"], rec["seed"], rec["k"], rec["against"])] = rec
+                done[_key(rec)] = rec
                 if sink:
                     sink.write(json.dumps(rec) + "\n")
                     sink.flush()
-                print(f"  {n_done}/{len(jobs)} {rec['shape']} #{rec['k']} {rec['seconds']:.1f} s", file=sys.stderr, flush=True)
+                print(f"  {n_done}/{len(jobs)} {rec['shape']} #{rec['k']} {rec['seconds']:.3f} s "
+                      f"(reference {rec['ref_seconds'] or 0:.1f} s)", file=sys.stderr, flush=True)
     finally:
         if sink:
             sink.close()
+    if args.results:  # one line per comparison, atomically
+        tmp = args.results + ".tmp"
+        with open(tmp, "w") as fh:
+            for rec in sorted(done.values(), key=lambda r: (r["against"], r["shape"], r["seed"], r["k"])):
+                fh.write(json.dumps(rec) + "\n")
+        os.replace(tmp, args.results)
+    print(f"engine {engine}")
     print("| shape | payoffs | against | max loss difference | greedy sets identical | mismatches |")
     print("|---|---|---|---|---|---|")
     for shape in shapes:
@@ -264,7 +314,7 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--against", choices=("cvxpy", "brute"), default="cvxpy")
     p.add_argument("--jobs", type=int, default=1, help="processes (payoffs are independent)")
-    p.add_argument("--results", default=None, help="JSONL file: append each comparison, skip those already there")
+    p.add_argument("--results", default=None, help="JSONL file: append each comparison; a rerun reuses stored reference answers")
     p.set_defaults(run=exact)
     args = parser.parse_args(argv)
     args.run(args)

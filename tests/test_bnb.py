@@ -217,3 +217,57 @@ def test_greedy_losses_match_top_solves():
             assert cut.losses[u] == pytest.approx(g.losses[u], abs=1e-12)
         else:  # a proven lower bound above the cutoff
             assert cut.losses[u] > cut.loss and cut.losses[u] <= g.losses[u] + 1e-12
+
+
+def _kernel(y, w, rel):
+    from stablepoint.projection.bnb import WARM_ROUNDS
+    from stablepoint.projection.isotonic import CUT_RTOL, _node_kernel, slice_index
+
+    sl_idx, sizes, n_slice = slice_index(y.shape)
+    y_flat, w_flat = y.ravel().copy(), w.ravel().copy()
+    return _node_kernel(y_flat, w_flat, rel, sl_idx, sizes, n_slice, VALUE_ATOL, CUT_RTOL, y_flat,
+                        np.zeros(y.size, np.int64), False, WARM_ROUNDS)
+
+
+def test_pooling_cost_is_exact_on_one_pair():
+    """2x2 anti-diagonal, no relations: "row 0 below row 1" pools one cell pair, at cost w/2 * d^2."""
+    y, w = np.array([[0.0, 1.0], [1.0, 0.0]]), np.full((2, 2), 0.25)
+    x, _, loss, branch, costs = _kernel(y, w, np.zeros((2, 2, 2), bool))
+    assert loss == 0.0 and branch[0] in (0, 1) and costs.tolist() == [0.125, 0.125]
+    child = isotonic_product(y, w, [chain((0, 1), 2), np.zeros((2, 2), bool)])
+    assert float(np.sum(w * (child - y) ** 2)) == pytest.approx(0.125, abs=1e-15)
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (3, 3, 3)])
+def test_pooling_cost_bounds_every_child(shape):
+    """The lazy bound the search pushes children with: child loss >= parent loss + pooling cost."""
+    rng = np.random.default_rng(sum(shape))
+    checked = 0
+    for k in range(30):
+        y = payoff_sample(rng, shape, ["int", "float", "ties", "rr"][k % 4])
+        w, _ = weight_sample(rng, shape, k)
+        # A random node: a few random relations per agent (transitively closed chains of a subset).
+        rels = []
+        for s in shape:
+            sub = [int(a) for a in rng.permutation(s)[: int(rng.integers(0, s))]]
+            rel = np.zeros((s, s), bool)
+            for p, a in enumerate(sub):
+                rel[a, sub[p + 1:]] = True
+            rels.append(rel)
+        stacked = np.zeros((len(shape), max(shape), max(shape)), bool)
+        for i, rel in enumerate(rels):
+            stacked[i, : shape[i], : shape[i]] = rel
+        x, _, loss, branch, costs = _kernel(y, w, stacked)
+        if branch[0] < 0:
+            continue
+        i, a, b = (int(v) for v in branch)
+        for (lo, hi), cost in (((a, b), costs[0]), ((b, a), costs[1])):
+            child = [r.copy() for r in rels]
+            child[i][lo, hi] = True
+            child[i] = np.linalg.matrix_power(child[i].astype(int) + np.eye(shape[i], dtype=int),
+                                              shape[i]).astype(bool) & ~np.eye(shape[i], dtype=bool)
+            cx = isotonic_product(y, w, child)
+            child_loss = float(np.sum(w * (cx - y) ** 2))
+            assert child_loss >= loss + cost - 1e-12 * max(1.0, child_loss), (k, lo, hi)
+            checked += 1
+    assert checked >= 20

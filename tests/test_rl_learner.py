@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from stablepoint.catalog import get_game
-from stablepoint.rl.buffer import EpisodeBuffer
 from stablepoint.rl.config import load_algo
 from stablepoint.rl.controller import Controller, LinearSchedule
 from stablepoint.rl.envs import make_env

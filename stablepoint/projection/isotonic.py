@@ -514,13 +514,21 @@ def _with_relation(rel, i, a, b):
 
 @_njit(cache=True)
 def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0, warm, warm_rounds):
-    """Exact fit of one node, its loss, and the pair to branch on (agent -1 when closed).
+    """Exact fit of one node, its loss, and the pair to branch on with its two pooling costs.
 
-    The branching score of an incomparable pair (a, b) is the product of the
-    two pooling costs sum w_a w_b / (w_a + w_b) * d^2 over the cells where
-    each relation is violated: branch where both choices look expensive (the
-    product needed fewer nodes than their minimum, sum or maximum on 4x4x4
-    and 5x5 payoffs: 6,730 nodes on 40 4x4x4 payoffs against 7,840-10,542).
+    Returns ``(x, label, loss, branch, costs)``: ``branch = (i, a, b)`` with
+    agent ``i = -1`` when the fit is closed (every pair comparable), and
+    ``costs = (cost_ab, cost_ba)``.  The pooling cost of "a below b" is
+    sum w_a w_b / (w_a + w_b) * d^2 over the cells where the fit has
+    d = x_a - x_b > 0: the least weighted distance from the fit to any X that
+    meets the new relation.  The fit is the projection of y onto a convex cone
+    that contains the child's, so by the projection inequality the child's
+    loss is at least ``loss + cost`` (a valid bound before fitting the child).
+
+    The branching score of an incomparable pair is the product of its two
+    costs: branch where both choices look expensive (the product needed fewer
+    nodes than their minimum, sum or maximum on 4x4x4 and 5x5 payoffs: 6,730
+    nodes on 40 4x4x4 payoffs against 7,840-10,542).
     """
     src, dst = _product_edges_kernel(rel, sl_idx, sizes, n_slice)
     ok = False
@@ -531,12 +539,9 @@ def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0
     loss = 0.0
     for v in range(y.shape[0]):
         loss += w[v] * (x[v] - y[v]) ** 2
-    n_pairs = 0
-    for i in range(sizes.shape[0]):
-        n_pairs += sizes[i] * (sizes[i] - 1) // 2
-    cand = np.empty((n_pairs, 3), np.int64)
-    score = np.empty(n_pairs)
-    k = 0
+    branch = np.full(3, -1, np.int64)
+    costs = np.zeros(2)
+    best = -1.0
     for i in range(sizes.shape[0]):
         s = sizes[i]
         for a in range(s):
@@ -560,14 +565,15 @@ def _node_kernel(y, w, rel, sl_idx, sizes, n_slice, value_atol, rtol, x0, label0
                             cost_ab += d * d * h
                         else:
                             cost_ba += d * d * h
-                if up and down:
-                    cand[k, 0] = i
-                    cand[k, 1] = a
-                    cand[k, 2] = b
-                    score[k] = cost_ab * cost_ba
-                    k += 1
-    order = np.argsort(-score[:k])
-    return x, label, loss, cand[:k][order]
+                # Strictly greater: the first pair wins ties (the order argsort used to give).
+                if up and down and cost_ab * cost_ba > best:
+                    best = cost_ab * cost_ba
+                    branch[0] = i
+                    branch[1] = a
+                    branch[2] = b
+                    costs[0] = cost_ab
+                    costs[1] = cost_ba
+    return x, label, loss, branch, costs
 
 
 def _as_edges(edges, n: int):

@@ -266,8 +266,6 @@ def solve(
     >>> round(res.loss * 9, 6), res.q_tot.round(6).tolist()
     (410.0, [[8.0, -5.0, -5.0], [-5.0, -5.0, -5.0], [-5.0, -5.0, -5.0]])
     """
-    import cvxpy as cp  # heavy import, only needed here
-
     y, w, top = _check_inputs(y, weights, top)
     if isinstance(max_orderings, bool) or not isinstance(max_orderings, (int, np.integer)) or max_orderings < 1:
         raise SettingsError(f"max_orderings must be a positive integer, got {max_orderings!r}")
@@ -281,7 +279,6 @@ def solve(
         )
     start = time.perf_counter()
     y_flat, w_flat = y.ravel(), w.ravel()
-    n_joint = y_flat.size
     # Solve in normalised units so that Clarabel's tolerances mean the same at any payoff scale.
     y_n, w_n, centre, scale = _normalise(y_flat, w_flat)
     group_tol = max(value_atol / scale, 1e-8)
