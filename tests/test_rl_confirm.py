@@ -137,3 +137,24 @@ def test_long_sets_print_as_first_members_and_a_count():
     everything = frozenset((a, b) for a in range(3) for b in range(3))
     assert _ends_text(everything) == "(1, 1) (1, 2) (1, 3) (2, 1) (2, 2) (2, 3) ... (9 joint actions)"
     assert _ends_text(frozenset({(0, 0), (2, 2)})) == "(1, 1) (3, 3)"
+
+
+def test_mrvf_budget_summary_counts_improvements_and_optima():
+    """analyses/mrvf_budget.py: the final round (early termination) decides both counts."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "analyses" / "mrvf_budget.py"
+    spec = importlib.util.spec_from_file_location("mrvf_budget", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = "risk-reward:agents=3,actions=5,seed=0"
+    rows = [
+        (g, "mrvf", 0, [(0, 0, 0)] * 3, [1.0, 1.0, 1.0], 1, 8.0),  # never moves
+        (g, "mrvf", 1, [(0, 0, 0), (1, 1, 1), (2, 2, 2)], [1.0, 5.0, -3.0], 2, 8.0),  # round 2 kept
+        (g, "mrvf", 2, [(0, 0, 0), (1, 1, 1), (2, 2, 2)], [1.0, 5.0, 8.0], 3, 8.0),  # reaches the optimum
+        (g, "mrvf", 3, [(0, 0, 0), (1, 1, 1), (0, 0, 0)], [1.0, 5.0, 1.0], 3, 8.0),  # moves, then back
+    ]
+    text = mod.render(rows, 1000)
+    assert "improves on round 1: 2/4" in text and "at the optimum: 1/4" in text
+    assert "(1, 1, 1) -> (2, 2, 2) -> (3, 3, 3)" in text
