@@ -293,7 +293,6 @@ def _search(problem: _Problem, top, *, cutoff=math.inf, time_limit=None, node_li
             if branch is None:
                 record(x, loss)
                 continue
-            limit = min(cutoff, best + _tol(best, loss_atol, loss_rtol)) if best < math.inf else cutoff
             if loss > limit:
                 if loss > cutoff:
                     dropped = min(dropped, loss)
