@@ -23,14 +23,11 @@ import sys
 from pathlib import Path
 
 from stablepoint.catalog import get_game
+from stablepoint.report import format_action
 from stablepoint.rl.confirm import confirm
 
 GAMES = [f"risk-reward:agents=3,actions=5,seed={s}" for s in range(5)]
 ALGOS = ("mrvf", "mrvf_eps03")
-
-
-def one_based(u):
-    return "(" + ", ".join(str(a + 1) for a in u) + ")"
 
 
 def study(seeds, steps, jobs, out):
@@ -54,7 +51,7 @@ def render(rows, steps):
              "| game seed | config | seed | greedy per round (1-based) | payoff per round | final round "
              "| optimum |", "|---|---|---|---|---|---|---|"]
     for game, algo, seed, rounds, values, final, best in rows:
-        lines.append(f"| {game.split('seed=')[1]} | {algo} | {seed} | {' -> '.join(map(one_based, rounds))} "
+        lines.append(f"| {game.split('seed=')[1]} | {algo} | {seed} | {' -> '.join(map(format_action, rounds))} "
                      f"| {' -> '.join(f'{v:.2f}' for v in values)} | {final} | {best:.2f} |")
     n = len(rows)
     improved = sum(values[final - 1] > values[0] + 1e-9 for _, _, _, _, values, final, _ in rows)

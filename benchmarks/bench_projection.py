@@ -202,8 +202,8 @@ def engine_digest():
 def _exact_one(job):
     """Compare one sampled payoff; returns the JSON record of the comparison.
 
-    ``stored`` = (loss, greedy) of the reference from an earlier run: the
-    expensive reference is then not solved again, only the engine.
+    ``stored`` = (loss, greedy, seconds) of the reference from an earlier run:
+    the expensive reference is then not solved again, only the engine.
     """
     shape, seed, k, against, stored, engine = job
     rng = np.random.default_rng(seed)

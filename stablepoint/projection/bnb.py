@@ -138,7 +138,6 @@ class _Problem:
         self.value_atol = float(value_atol)
         self.sl_idx, self.sizes, self.n_slice = slice_index(self.shape)
         self._no_labels = np.zeros(self.y_flat.shape[0], np.int64)
-        self.n_fits = 0
 
     def fit(self, rel, parent=None):
         """Exact isotonic fit under ``rel`` -> (x, labels, loss, branch or None if closed).
@@ -155,7 +154,6 @@ class _Problem:
         x, label, loss, branch, costs = _node_kernel(self.y_flat, self.w_flat, rel, self.sl_idx, self.sizes,
                                                      self.n_slice, self.value_atol, CUT_RTOL, x0, label0,
                                                      warm, WARM_ROUNDS)
-        self.n_fits += 1
         if branch[0] < 0:
             return x, label, float(loss), None
         return x, label, float(loss), (int(branch[0]), int(branch[1]), int(branch[2]), float(costs[0]),
