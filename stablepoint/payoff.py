@@ -28,7 +28,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from stablepoint.errors import PayoffError
-from stablepoint.tolerances import VALUE_ATOL
+from stablepoint.tolerances import VALUE_ATOL, scale_exponent, to_unit
 
 __all__ = ["Payoff", "load_payoff", "parse_matrix_csv", "parse_long_csv", "JointAction"]
 
@@ -137,19 +137,28 @@ class Payoff:
             )
         return tup
 
+    def unit_values(self) -> np.ndarray:
+        """The values divided by their power-of-two scale (spread in [1, 2), see :mod:`stablepoint.tolerances`)."""
+        return to_unit(self.values, scale_exponent(self.values))
+
     def optimal_actions(self, atol: float = VALUE_ATOL) -> list[JointAction]:
-        """The arg-max set u* of Q_jt, within ``atol``, in C order."""
-        best = self.values.max()
-        return [tuple(int(i) for i in ix) for ix in np.argwhere(self.values >= best - atol)]
+        """The arg-max set u* of Q_jt, within ``atol`` in unit-range units, in C order.
+
+        >>> Payoff([[1e-300, 0.9e-300], [0.0, 0.0]]).optimal_actions()
+        [(0, 0)]
+        """
+        v = self.unit_values()
+        return [tuple(int(i) for i in ix) for ix in np.argwhere(v >= v.max() - atol)]
 
     def worst_actions(self, atol: float = VALUE_ATOL) -> list[JointAction]:
-        """The arg-min set of Q_jt, within ``atol``, in C order."""
-        worst = self.values.min()
-        return [tuple(int(i) for i in ix) for ix in np.argwhere(self.values <= worst + atol)]
+        """The arg-min set of Q_jt, within ``atol`` in unit-range units, in C order."""
+        v = self.unit_values()
+        return [tuple(int(i) for i in ix) for ix in np.argwhere(v <= v.min() + atol)]
 
     def is_constant(self, atol: float = VALUE_ATOL) -> bool:
-        """Whether Q_jt is constant up to ``atol``."""
-        return float(self.values.max() - self.values.min()) <= atol
+        """Whether Q_jt is constant up to ``atol`` in unit-range units."""
+        v = self.unit_values()
+        return float(v.max() - v.min()) <= atol
 
     def with_values(self, values, name: str | None = None) -> "Payoff":
         """A payoff with the same labels and new values (e.g. MRVF's clipped target)."""

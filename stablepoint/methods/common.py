@@ -1,4 +1,16 @@
-"""Pieces shared by the methods: settings validation and the exact greedy set of a monotone fit.
+"""Pieces shared by the methods: settings, unit-range scaling, and the exact greedy set of a monotone fit.
+
+Every method's ``fit`` is wrapped by :func:`unit_range_fit` (the QMIX family's
+shared entry point :func:`monotone_fit_result` does the same itself): it fits
+the payoff divided by its power-of-two scale ``2**k`` (the *unit range* of
+:mod:`stablepoint.tolerances`: spread max Y - min Y in [1, 2)) and reports
+the result in the payoff's units (Q_tot and the other values times ``2**k``,
+losses times ``4**k``).  The division is exact in binary, so every solve does
+the same arithmetic at any scale and every tolerance and setting is in
+unit-range units: greedy sets, stable kinds and certified flags of ``Y`` are
+those of ``2**j * Y`` for every j, and, up to rounding of the inputs, of
+``c * Y`` for every c > 0 (no overflow of squared losses at 1e308, no spurious
+ties at 1e-300).
 
 The greedy set of a QMIX-family method is computed exactly, ties kept, by
 ``top``-constrained projections: ``u`` is admitted iff the best loss with ``u``
@@ -8,8 +20,10 @@ exact even when weights are zero and the projection's optimum is not unique.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -19,7 +33,7 @@ from stablepoint.payoff import Payoff
 from stablepoint.projection import DEFAULT_SOLVER, SOLVERS, ideal_qmix
 from stablepoint.projection import greedy_losses as batch_greedy_losses
 from stablepoint.projection.result import STATUS_MESSAGES, greedy_of
-from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
+from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, from_unit, loss_close, scale_exponent, to_unit
 from stablepoint.visitation import VISITATIONS, check_epsilon, visitation
 
 #: ``losses`` settings of the QMIX-family methods: every constrained loss, or only the greedy set.
@@ -34,6 +48,8 @@ __all__ = [
     "check_choice",
     "check_solver_options",
     "as_payoff",
+    "unit_range_fit",
+    "rescaled_fit_result",
     "tolerances_of",
     "monotone_fit_result",
     "jsonable",
@@ -69,6 +85,89 @@ def check_solver_options(options) -> dict:
 def as_payoff(payoff) -> Payoff:
     """A :class:`Payoff` from a Payoff or an array-like of values."""
     return payoff if isinstance(payoff, Payoff) else Payoff(payoff)
+
+
+def _from_unit_info(value, k: int):
+    """An ``info`` entry in payoff units: arrays and numbers times ``2**k``, sequences element-wise."""
+    if isinstance(value, np.ndarray):
+        out = from_unit(value, k)
+        if not value.flags.writeable:
+            out.setflags(write=False)
+        return out
+    if isinstance(value, (list, tuple)):
+        return type(value)(_from_unit_info(v, k) for v in value)
+    if isinstance(value, (float, np.floating)):
+        return from_unit(float(value), k)
+    return value
+
+
+def rescaled_fit_result(result: FitResult, k: int, value_keys: Iterable[str] = ()) -> FitResult:
+    """A FitResult computed on ``Y / 2**k`` in the units of ``Y``.
+
+    ``loss`` and ``greedy_losses`` are multiplied by ``4**k``, every fit's
+    ``q_tot`` by ``2**k`` and so are the ``info`` entries named in
+    ``value_keys`` (those in payoff units; weights, orders and actions are
+    unit-free).  Greedy sets, ``certified`` and ``message`` do not change.
+    Overflow gives ``inf`` only where the true value is beyond float64.
+    """
+    if k == 0:
+        return result
+    keys = frozenset(value_keys)
+    fits = tuple(
+        Fit(
+            q_tot=_from_unit_info(np.asarray(f.q_tot, dtype=np.float64), k),
+            greedy=f.greedy,
+            info={name: (_from_unit_info(v, k) if name in keys else v) for name, v in f.info.items()},
+        )
+        for f in result.fits
+    )
+    greedy_losses = None
+    if result.greedy_losses is not None:
+        greedy_losses = {u: from_unit(float(v), k, 2) for u, v in result.greedy_losses.items()}
+    return dataclasses.replace(
+        result, loss=from_unit(float(result.loss), k, 2), fits=fits, greedy_losses=greedy_losses
+    )
+
+
+def unit_range_fit(value_keys: Iterable[str] = ()):
+    """Decorator for a method's ``fit(self, payoff, u_tilde)``: solve in unit range, report in payoff units.
+
+    The wrapped ``fit`` receives a :class:`Payoff` divided by ``2**k``
+    (:func:`stablepoint.tolerances.scale_exponent`; untouched when k = 0) and
+    its result goes through :func:`rescaled_fit_result` with ``value_keys``,
+    the ``info`` entries of the method's fits that are in payoff units.  So the
+    method's tolerances and settings are in unit-range units and its answer is
+    the same at every scale of the payoff (module notes).
+
+    Examples
+    --------
+    >>> class Echo:
+    ...     name = "echo"
+    ...     @unit_range_fit(value_keys=("level",))
+    ...     def fit(self, payoff, u):
+    ...         y = payoff.values
+    ...         return FitResult("echo", u, float(y.max() ** 2), frozenset({u}),
+    ...                          (Fit(y, frozenset({u}), {"level": float(y.max())}),))
+    >>> r = Echo().fit(np.array([[1e300, 0.0], [0.0, -3e299]]), (0, 0))
+    >>> r.loss, r.fits[0].info["level"], float(r.fits[0].q_tot[0, 0])
+    (inf, 1e+300, 1e+300)
+    """
+    keys = tuple(value_keys)
+
+    def decorate(fit):
+        @functools.wraps(fit)
+        def wrapper(self, payoff, u_tilde):
+            payoff = as_payoff(payoff)
+            k = scale_exponent(payoff.values)
+            if k == 0:
+                return fit(self, payoff, u_tilde)
+            unit = payoff.with_values(to_unit(payoff.values, k))
+            return rescaled_fit_result(fit(self, unit, u_tilde), k, keys)
+
+        wrapper.unit_range_value_keys = keys
+        return wrapper
+
+    return decorate
 
 
 def tolerances_of(options: Mapping[str, Any]) -> tuple[float, float, float]:
@@ -128,9 +227,22 @@ def monotone_fit_result(
     >>> res = monotone_fit_result("qmix", y, (0, 0), np.full((3, 3), 1 / 9), solver="cvxpy")
     >>> sorted(res.greedy_set), round(res.loss * 9, 6), round(res.greedy_losses[(0, 0)] * 9, 6)
     ([(2, 2)], 326.0, 410.0)
+
+    ``y`` is solved in unit range (module notes) and the result reported in its units.
     """
     options = dict(solver_options or {})
     check_choice("losses", losses, LOSS_MODES)
+    y = np.asarray(y.values if isinstance(y, Payoff) else y, dtype=np.float64)
+    k = scale_exponent(y)
+    if k != 0:
+        # Unit range (module notes): solve Y / 2**k, report in Y's units, progress reports included.
+        if callable(options.get("progress")):
+            from stablepoint.projection.bnb import scaled_progress
+
+            options["progress"] = scaled_progress(options["progress"], k)
+        res = monotone_fit_result(method, to_unit(y, k), u_tilde, weights, solver=solver,
+                                  solver_options=options, losses=losses)
+        return rescaled_fit_result(res, k)
     if losses == "greedy" and (DEFAULT_SOLVER if solver == "auto" else solver) == "bnb":
         return _greedy_only_result(method, y, u_tilde, weights, solver, options)
     loss_atol, loss_rtol, value_atol = tolerances_of(options)
@@ -254,7 +366,12 @@ class MonotoneMethod:
         raise NotImplementedError
 
     def fit(self, payoff, u_tilde) -> FitResult:
-        """Every optimal fit of the weighted monotone loss given u~ and the exact greedy set."""
+        """Every optimal fit of the weighted monotone loss given u~ and the exact greedy set.
+
+        Solved in unit range by :func:`monotone_fit_result` (so that a solver
+        ``progress`` callback gets payoff units too); the weights are unit-free
+        (WQMIX's tie test is itself relative, :func:`~stablepoint.methods.wqmix.eq3_weights`).
+        """
         payoff = as_payoff(payoff)
         u = payoff.check_action(u_tilde)
         return monotone_fit_result(

@@ -28,6 +28,13 @@ Modelling choices (the paper's Eq. 5 survives only in a sentence; see
   action is reached, and it makes "u~ stable for MRVF" mean "the process can
   stop at u~".
 
+Numeric range: ``fit`` and ``rounds`` work on Qjt divided by its power-of-two
+scale (the unit range of :mod:`stablepoint.tolerances`), so the "constant
+target" and "strictly improves" tests (``VALUE_ATOL``) are relative to Qjt's
+spread; each round's QMIX fit then brings its own target to unit range (so
+a round's stable points are those QMIX reports on the target as a payoff).
+Targets, Q_tot and losses are reported in Qjt's units.
+
 ``MRVF.fit(payoff, u_tilde)`` is one round from p = u_tilde: its ``greedy_set``
 is that set of results, so u~ is (weakly or strongly) "stable" for MRVF exactly
 when the multi-round process can terminate at u~.  ``MRVF.rounds`` follows
@@ -48,16 +55,17 @@ MRVF Table 2 (uniform visitation): round 1 stops at (3, 3), round 2's target is
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import as_payoff
+from stablepoint.methods.common import as_payoff, unit_range_fit
 from stablepoint.methods.qmix import QMIX
 from stablepoint.payoff import JointAction, Payoff
-from stablepoint.tolerances import VALUE_ATOL
+from stablepoint.tolerances import VALUE_ATOL, from_unit, scale_exponent, to_unit
 
 __all__ = ["MRVF", "MRVFRound", "MRVFTrace", "increment_target"]
 
@@ -134,6 +142,12 @@ class MRVFTrace:
     rounds: tuple[MRVFRound, ...]
     finals: frozenset
     complete: bool
+
+
+def _scaled_round(rnd: MRVFRound, k: int) -> MRVFRound:
+    target = from_unit(rnd.target, k)
+    target.setflags(write=False)
+    return dataclasses.replace(rnd, target=target)
 
 
 class MRVF:
@@ -225,6 +239,7 @@ class MRVF:
         rnd = MRVFRound(k, previous, target, stable, cycles, improving, terminates, outcome, reason)
         return rnd, fits
 
+    @unit_range_fit(value_keys=("target",))
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
         """One round from ubar^{k-1} = u~: the possible next greedy actions (u~ itself if it may stop).
 
@@ -273,6 +288,11 @@ class MRVF:
             continue (MRVF Theorem 1).
         """
         payoff = as_payoff(payoff)
+        k = scale_exponent(payoff.values)
+        if k != 0:  # unit range (module notes); targets are reported in the payoff's units
+            unit = payoff.with_values(to_unit(payoff.values, k))
+            trace = self.rounds(unit, start, max_rounds)
+            return dataclasses.replace(trace, rounds=tuple(_scaled_round(r, k) for r in trace.rounds))
         limit = payoff.n_joint + 1 if max_rounds is None else int(max_rounds)
         rounds: list[MRVFRound] = []
         finals: set = set()

@@ -44,7 +44,8 @@ class QMIX(MonotoneMethod):
         Exploration rate; 1.0 (default) is uniform visitation.  At 0 only u~ is
         weighted and every joint action is admitted (loss 0 for all).  Losses
         shrink with epsilon while ties are decided with the absolute
-        ``loss_atol`` (default 1e-7): below epsilon ~ 1e-6 pass a smaller one,
+        ``loss_atol`` (default 1e-7, in unit-range units, see
+        :mod:`stablepoint.tolerances`): below epsilon ~ 1e-6 pass a smaller one,
         e.g. ``solver_options={"loss_atol": 1e-13}``, or distinct losses tie.
     solver : str
         Projection solver name (``"auto"``, ``"cvxpy"``, ...), see
@@ -52,7 +53,8 @@ class QMIX(MonotoneMethod):
     solver_options : mapping, optional
         Passed to the solver, e.g. ``{"max_orderings": 10**6}`` for ``"cvxpy"``
         or tolerances ``loss_atol`` / ``loss_rtol`` / ``value_atol`` (also used
-        here to decide ties).
+        here to decide ties; in unit-range units: the payoff is divided by its
+        power-of-two scale before fitting and the result scaled back).
     losses : {"all", "greedy"}
         ``"all"`` (default) also reports the exact best loss with each joint
         action forced greedy (``FitResult.greedy_losses``); ``"greedy"`` only

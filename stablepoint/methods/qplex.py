@@ -57,6 +57,7 @@ import numpy as np
 
 from stablepoint.errors import ProblemTooLargeError, SettingsError
 from stablepoint.methods.base import Fit, FitResult
+from stablepoint.methods.common import unit_range_fit
 from stablepoint.payoff import Payoff
 from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
 from stablepoint.visitation import VISITATIONS, check_epsilon, visitation
@@ -74,6 +75,9 @@ __all__ = [
 ]
 
 _FREE, _GE, _LE, _EQ = 0, 1, 2, 3
+#: |d_i(a)| of the witness utilities, in unit range (:func:`stablepoint.methods.common.unit_range_fit`):
+#: a quarter of the payoff's scale, so that ``C / n + d`` stays finite up to the float64 limit.
+_WITNESS_D = 0.25
 
 
 def _min_level(weights: np.ndarray, ys: np.ndarray, kinds: np.ndarray) -> tuple[float, float]:
@@ -286,7 +290,7 @@ class QPLEX:
     max_patterns : int
         Refuse (``ProblemTooLargeError``) when ``3 ** sum(A_i - 1)`` sign patterns exceed it.
     loss_atol, loss_rtol, value_atol : float
-        Tie tolerances (see ``stablepoint.tolerances``).
+        Tie tolerances, in unit-range units (see ``stablepoint.tolerances``).
 
     Examples
     --------
@@ -318,8 +322,14 @@ class QPLEX:
     def weights(self, shape, u_tilde) -> np.ndarray:
         return visitation(self.visitation, shape, u_tilde, self.epsilon)
 
+    @unit_range_fit(value_keys=("level", "q"))
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
-        """Every global minimiser of the QPLEX loss with the arg-max held at u~ (exact)."""
+        """Every global minimiser of the QPLEX loss with the arg-max held at u~ (exact).
+
+        Solved in unit range (:func:`stablepoint.methods.common.unit_range_fit`): the
+        tolerances are in those units, and the witness utilities ``q`` (|d| = 1/4 there)
+        scale with the payoff while the weights ``w`` are unit-free.
+        """
         u_tilde = payoff.check_action(u_tilde)
         y = payoff.values
         n, shape = payoff.n_agents, payoff.shape
@@ -371,12 +381,12 @@ class QPLEX:
 
     @staticmethod
     def _witness(q_tot, c, signs, free_slots, u_tilde):
-        """Utilities and weights that realise ``q_tot`` (|d| = 1, signs as in the pattern)."""
+        """Utilities and weights that realise ``q_tot`` (|d| = ``_WITNESS_D``, signs as in the pattern)."""
         n = q_tot.ndim
         q = [np.full(s, c / n) for s in q_tot.shape]
         sign_of = dict(zip(free_slots, signs))
         for (i, a), s in sign_of.items():
-            q[i][a] = c / n + s
+            q[i][a] = c / n + s * _WITNESS_D
         w = np.zeros((n,) + q_tot.shape)
         for u in itertools.product(*(range(s) for s in q_tot.shape)):
             gap = q_tot[u] - c
@@ -384,7 +394,7 @@ class QPLEX:
                 continue
             want = 1 if gap > 0 else -1
             i = next(j for j in range(n) if u[j] != u_tilde[j] and sign_of[(j, u[j])] == want)
-            w[(i,) + u] = abs(gap)
+            w[(i,) + u] = abs(gap) / _WITNESS_D
         return q, w
 
 

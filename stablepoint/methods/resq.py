@@ -27,7 +27,7 @@ over its finitely many stationary candidates.
 
 *Greedy set.*  u is admitted iff that loss is 0, i.e. (with pi(u~) > 0) iff
 Y(v) <= Y(u~) for every v in S(u) with pi(v) > 0 (compared within
-``VALUE_ATOL``; the greedy set is decided by this value test, and
+``VALUE_ATOL`` in unit range; the greedy set is decided by this value test, and
 ``greedy_losses`` report the exact constrained minima).  Consequences, with
 full-support visitation (epsilon > 0): u~ = u* (an optimum) admits every joint
 action, so every optimum is weakly and never strongly stable; a non-optimal u~
@@ -53,7 +53,7 @@ import itertools
 import numpy as np
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import VisitationMethod, as_payoff
+from stablepoint.methods.common import VisitationMethod, as_payoff, unit_range_fit
 from stablepoint.payoff import Payoff
 from stablepoint.projection.result import greedy_of
 from stablepoint.tolerances import VALUE_ATOL
@@ -115,13 +115,16 @@ def resq_greedy_loss(y, weights, u_tilde, u) -> tuple[float, float]:
     return f(t), float(t)
 
 
-def resq_witness(y, u_tilde, u, t) -> tuple[np.ndarray, np.ndarray]:
-    """(Q_mon, Q_r) of an optimal ResQ fit with u greedy: Q_mon = t on S(u), larger elsewhere.
+def resq_witness(y, u_tilde, u, t, high=None) -> tuple[np.ndarray, np.ndarray]:
+    """(Q_mon, Q_r) of an optimal ResQ fit with u greedy: Q_mon = t on S(u), ``high`` elsewhere.
 
-    Q_r = min(Y - Q_mon, 0) off u~ and 0 at u~ (where w_r = 0).
+    ``high`` defaults to ``max(Y.max(), t) + 1``.  Q_r = min(Y - Q_mon, 0) off u~
+    and 0 at u~ (where w_r = 0); it is -inf where ``Y - high`` is beyond float64
+    (a payoff whose spread is near the float64 limit).
     """
     y = np.asarray(y, dtype=np.float64)
-    high = max(float(y.max()), t) + 1.0
+    if high is None:
+        high = max(float(y.max()), t) + 1.0
     q_mon = np.where(lower_set(y.shape, tuple(u_tilde), tuple(u)), t, high)
     q_r = np.minimum(y - q_mon, 0.0)
     q_r[tuple(u_tilde)] = 0.0
@@ -141,8 +144,12 @@ class ResQ(VisitationMethod):
 
     name = "resq"
 
+    @unit_range_fit(value_keys=("q_mon", "q_r"))
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
-        """Loss 0, the exact greedy set, and one witness (Q_mon, Q_r) per distinct fit."""
+        """Loss 0, the exact greedy set, and one witness (Q_mon, Q_r) per distinct fit.
+
+        Solved in unit range (:func:`stablepoint.methods.common.unit_range_fit`).
+        """
         payoff = as_payoff(payoff)
         u_tilde = payoff.check_action(u_tilde)
         y = payoff.values
@@ -156,7 +163,10 @@ class ResQ(VisitationMethod):
             if w[u_tilde] > 0 and np.any(y[constrained] > y0 + VALUE_ATOL):
                 continue
             greedy.add(u)
-            q_mon, q_r = resq_witness(y, u_tilde, u, y0 if w[u_tilde] > 0 else t)
+            level = y0 if w[u_tilde] > 0 else t
+            # A quarter of the unit range above max(Y, t): in payoff units s/4 above it, so the
+            # witness scales with the payoff; inf only where max(Y, t) + s/4 is beyond float64.
+            q_mon, q_r = resq_witness(y, u_tilde, u, level, max(float(y.max()), level) + 0.25)
             if any(np.array_equal(q_mon, s) for s in seen):
                 continue
             seen.append(q_mon)

@@ -34,7 +34,7 @@ from scipy.linalg import null_space
 from scipy.optimize import linprog
 
 from stablepoint.methods.base import Fit, FitResult
-from stablepoint.methods.common import VisitationMethod, as_payoff, tolerances_of
+from stablepoint.methods.common import VisitationMethod, as_payoff, tolerances_of, unit_range_fit
 from stablepoint.payoff import Payoff
 from stablepoint.projection.result import greedy_of
 
@@ -86,8 +86,12 @@ class VDN(VisitationMethod):
 
     name = "vdn"
 
+    @unit_range_fit(value_keys=("utilities",))
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
-        """The least-squares VDN fit given u~ and every greedy action an optimum admits."""
+        """The least-squares VDN fit given u~ and every greedy action an optimum admits.
+
+        Solved in unit range (:func:`stablepoint.methods.common.unit_range_fit`).
+        """
         payoff = as_payoff(payoff)
         u_tilde = payoff.check_action(u_tilde)
         shape, y = payoff.shape, payoff.values

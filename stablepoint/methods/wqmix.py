@@ -5,7 +5,8 @@
 
 ``tie_rule="inclusive"`` uses ">=" instead of ">" (so joint actions whose value
 ties u~'s get weight 1); the two rules differ only where Qjt(u) == Qjt(u~)
-(within ``VALUE_ATOL``).  The idealised model takes Q^_jt = Qjt.  The loss is
+(within ``VALUE_ATOL`` in unit range, see :mod:`stablepoint.tolerances`).
+The idealised model takes Q^_jt = Qjt.  The loss is
 sum_u pi(u | u~) w(u) (Q_tot(u) - Qjt(u))^2, not renormalised: scaling the
 weights does not move the optimum, and this keeps losses comparable with Eq. 3.
 
@@ -26,7 +27,7 @@ import numpy as np
 from stablepoint.errors import SettingsError
 from stablepoint.methods.common import MonotoneMethod, as_payoff, check_choice
 from stablepoint.payoff import Payoff
-from stablepoint.tolerances import VALUE_ATOL
+from stablepoint.tolerances import VALUE_ATOL, scale_exponent, to_unit
 from stablepoint.visitation import visitation
 
 __all__ = ["WQMIX", "eq3_weights", "TIE_RULES", "check_alpha"]
@@ -58,9 +59,11 @@ def eq3_weights(y, u_tilde, alpha: float, tie_rule: str = "strict", atol: float 
         Weight of the joint actions that are not better than u~.
     tie_rule : {"strict", "inclusive"}
         ">" (Eq. 3 as printed) or ">=" for Qjt(u) versus Qjt(u~); values within
-        ``atol`` are ties.
+        ``atol`` are ties, in unit-range units (``atol`` times the power of two
+        of :func:`stablepoint.tolerances.scale_exponent` in Qjt's units).
     """
     y = np.asarray(y, dtype=np.float64)
+    y = to_unit(y, scale_exponent(y))  # exact; only the tie test depends on the scale
     alpha = check_alpha(alpha)
     check_choice("tie_rule", tie_rule, TIE_RULES)
     ref = y[tuple(u_tilde)]

@@ -10,6 +10,11 @@ Solvers are looked up by name in :data:`SOLVERS`:
 
 ``top`` forces a greedy joint action: its components are placed above every
 other action of their agent (MRVF Table 5(c), "the best fit constrained to ubar").
+
+Both solvers divide ``y`` by its power-of-two scale first and report fits,
+losses and bounds in ``y``'s units (the unit range of
+:mod:`stablepoint.tolerances`): tolerances are in unit-range units and the
+answer is the same for any finite float64 payoff at any scale.
 """
 
 from __future__ import annotations

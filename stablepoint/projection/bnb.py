@@ -29,12 +29,19 @@ comparable pointwise.  The search works on *partial* orders instead of total one
 
 ``top`` puts ``top[i]`` above every other action of agent i at the root.
 
-Tolerance behaviour (documented, tested in ``tests/test_bnb.py``):
+Tolerance behaviour (documented, tested in ``tests/test_bnb.py`` and
+``tests/test_numeric_range.py``):
 
-* Slices whose entries differ by at most ``value_atol`` count as comparable, so
-  payoffs whose entries differ only at the 1e-12 scale close at the root with
-  X = Y (loss 0) and every joint action greedy; the loss error this admits is
-  below ``value_atol**2`` times the total weight.
+* The search runs on Y divided by its power-of-two scale ``2**k``
+  (:mod:`stablepoint.tolerances`, unit range): the tolerances below are in
+  those units, and fits, losses, bounds and progress reports are scaled back
+  (values by ``2**k``, losses by ``4**k``, ``inf`` where that overflows), so
+  any finite float64 payoff gets the answer of its unit-range copy.
+* Slices whose entries differ by at most ``value_atol`` (in unit range) count
+  as comparable, so payoffs whose entries differ only at the 1e-12 scale
+  relative to max|Y| close at the root with X = Y (loss 0) and every joint
+  action greedy; the loss error this admits is below ``value_atol**2`` times
+  the total weight (times ``4**k`` in payoff units).
 * Losses within ``loss_atol + loss_rtol * |loss|`` of the best are ties; their
   fits are all returned (deduplicated by X within ``value_atol``).
 * Zero weights: the bound and loss ignore zero-weight cells; the fit gives them
@@ -73,8 +80,8 @@ import numpy as np
 from stablepoint.errors import SettingsError
 from stablepoint.projection.inputs import check_inputs as _check_inputs
 from stablepoint.projection.isotonic import CUT_RTOL, _node_kernel, _with_relation, slice_index
-from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of
-from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL
+from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of, rescaled
+from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, from_unit, scale_exponent, to_unit
 
 __all__ = ["solve", "greedy_losses", "BnbProgress", "GreedyLosses"]
 
@@ -393,10 +400,30 @@ def solve(
     y, w, top = _check_inputs(y, weights, top)
     time_limit = _check_limit("time_limit", time_limit, float)
     node_limit = _check_limit("node_limit", node_limit, int)
-    problem = _Problem(y, w, float(value_atol))
-    search = _search(problem, top, time_limit=time_limit, node_limit=node_limit, progress=progress,
-                     loss_atol=loss_atol, loss_rtol=loss_rtol)
-    return _result(problem, search, top, value_atol)
+    k = scale_exponent(y)
+    problem = _Problem(to_unit(y, k), w, float(value_atol))
+    search = _search(problem, top, time_limit=time_limit, node_limit=node_limit,
+                     progress=scaled_progress(progress, k), loss_atol=loss_atol, loss_rtol=loss_rtol)
+    return rescaled(_result(problem, search, top, value_atol), k)
+
+
+def scaled_progress(progress, k):
+    """A progress callback fed unit-range reports that passes them on in payoff units (losses times ``4**k``).
+
+    Reports that are not :class:`BnbProgress` (the cvxpy reference's ``(done, total)``) pass unchanged.
+    """
+    if progress is None or k == 0:
+        return progress
+
+    def report(*args):
+        if len(args) == 1 and isinstance(args[0], BnbProgress):
+            p = args[0]
+            progress(BnbProgress(p.nodes, p.open_nodes, from_unit(p.bound, k, 2), from_unit(p.incumbent, k, 2),
+                                 from_unit(p.gap, k, 2), p.seconds))
+        else:
+            progress(*args)
+
+    return report
 
 
 @dataclass(frozen=True)
@@ -469,7 +496,8 @@ def greedy_losses(
         above it, so actions far from optimal cost one node.  ``"optimum"``
         uses the unconstrained optimum plus the loss tolerance: the fastest way
         to get the exact ``greedy_set``.  Above the cutoff ``losses[u]`` is a
-        proven lower bound and ``exact[u]`` is False.
+        proven lower bound and ``exact[u]`` is False.  A number is in the
+        payoff's loss units (like the losses reported).
     n_jobs : int
         Worker processes for the constrained solves (``-1``: all cores).
     time_limit : float, optional
@@ -495,6 +523,8 @@ def greedy_losses(
     else:
         actions = [_check_inputs(y, w, u)[2] for u in actions]
     time_limit = _check_limit("time_limit", time_limit, float)
+    k = scale_exponent(y)
+    y = to_unit(y, k)  # unit range (module notes); every loss below is scaled back by 4**k
     problem = _Problem(y, w, float(value_atol))
     base_search = _search(problem, None, time_limit=time_limit, loss_atol=loss_atol, loss_rtol=loss_rtol)
     base = _result(problem, base_search, None, value_atol)
@@ -505,7 +535,7 @@ def greedy_losses(
         cut = base.loss + tol
     else:
         try:
-            cut = float(cutoff)
+            cut = to_unit(float(cutoff), k, 2)
         except (TypeError, ValueError):
             raise SettingsError(f"cutoff must be a number or 'optimum', got {cutoff!r}") from None
 
@@ -539,5 +569,6 @@ def greedy_losses(
     greedy_set = frozenset(
         u for u in actions if exact[u] and losses[u] <= best_loss + _tol(best_loss, loss_atol, loss_rtol)
     )
-    return GreedyLosses(loss=float(best_loss), losses=losses, exact=exact, greedy_set=greedy_set,
-                        optimum=base, certified=certified)
+    return GreedyLosses(loss=float(from_unit(best_loss, k, 2)),
+                        losses={u: from_unit(v, k, 2) for u, v in losses.items()}, exact=exact,
+                        greedy_set=greedy_set, optimum=rescaled(base, k), certified=certified)

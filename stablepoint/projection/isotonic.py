@@ -13,6 +13,9 @@ block is one level set at value m, otherwise the optimal fit is > m on U and
 <= m on B \\ U and the two parts are solved independently.  Every value of the
 result is the weighted mean of y over its level set, so the fit is exact up to
 floating-point rounding (no iterative solver, no convergence tolerance).
+The public functions fit ``y`` divided by its power-of-two scale (exact; see
+:mod:`stablepoint.tolerances`) and scale the fit back, so no weighted sum can
+overflow for any finite float64 input.
 
 Zero weights are honest: a zero-weight cell does not enter any mean or the
 loss, only the order constraints.  It takes the value of the level set the
@@ -38,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from stablepoint.errors import SettingsError
+from stablepoint.tolerances import from_unit, scale_exponent, to_unit
 
 __all__ = ["isotonic_regression", "isotonic_product", "product_order_edges", "slice_index", "HAVE_NUMBA"]
 
@@ -640,7 +644,8 @@ def isotonic_regression(y, weights=None, edges=None, *, rtol: float = CUT_RTOL) 
     src, dst = _as_edges(edges, y.shape[0])
     if y.shape[0] == 0:
         return y.copy()
-    return _irp_kernel(y, w, src, dst, float(rtol))[0]
+    k = scale_exponent(y)  # fit in unit range (exact scaling), so no sum or square can overflow
+    return from_unit(_irp_kernel(to_unit(y, k), w, src, dst, float(rtol))[0], k)
 
 
 def _cover(relation: np.ndarray) -> np.ndarray:
@@ -712,5 +717,6 @@ def isotonic_product(y, weights, relations, *, rtol: float = CUT_RTOL) -> np.nda
     """
     y, w = _check_yw(y, weights)
     edges = product_order_edges(y.shape, relations)
-    x = _irp_kernel(y.ravel(), w.ravel(), edges[:, 0].copy(), edges[:, 1].copy(), float(rtol))[0]
-    return x.reshape(y.shape)
+    k = scale_exponent(y)  # as in isotonic_regression
+    x = _irp_kernel(to_unit(y, k).ravel(), w.ravel(), edges[:, 0].copy(), edges[:, 1].copy(), float(rtol))[0]
+    return from_unit(x, k).reshape(y.shape)

@@ -40,9 +40,14 @@ Implementation notes (why it looks the way it does):
   into level sets and replaced by that mean; the polished X is kept only if it
   stays feasible and its loss is no worse, so polishing sharpens ties
   (1 vs 1 + 1e-9) but never changes the answer beyond the solver's accuracy.
-* Tolerances are absolute plus relative (:mod:`stablepoint.tolerances`):
-  payoffs whose differences are far below ``sqrt(LOSS_ATOL)`` (e.g. 1e-6)
-  have every fit tied; rescale such payoffs or pass smaller tolerances.
+* Y is first divided by its power-of-two scale ``2**k`` (the unit range of
+  :mod:`stablepoint.tolerances`, exact in binary): losses are computed and
+  compared there, so nothing overflows for any finite float64 payoff, and
+  fits and losses are reported times ``2**k`` and ``4**k``.
+* Tolerances are absolute plus relative (:mod:`stablepoint.tolerances`), in
+  unit-range units: payoffs whose differences are far below
+  ``sqrt(LOSS_ATOL)`` times ``max|Y|`` have every fit tied; pass smaller
+  tolerances for those.
 * Zero weights (epsilon = 0 visitation, or the ``top`` solves of a method) make
   the QP convex but not strictly convex: the entries with zero weight are free
   between their neighbours, and the solver returns ONE optimum among many.  The
@@ -75,8 +80,8 @@ import numpy as np
 
 from stablepoint.errors import ProblemTooLargeError, SettingsError
 from stablepoint.projection.inputs import check_inputs as _check_inputs
-from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of
-from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close
+from stablepoint.projection.result import MonotoneFit, ProjectionResult, greedy_of, rescaled
+from stablepoint.tolerances import LOSS_ATOL, LOSS_RTOL, VALUE_ATOL, loss_close, scale_exponent, to_unit
 
 __all__ = ["solve", "count_orderings", "order_constraints", "natural_order_qp", "solve_qp", "CLARABEL_SETTINGS", "DEFAULT_MAX_ORDERINGS"]
 
@@ -278,6 +283,8 @@ def solve(
             f"to run it anyway, or use solver='bnb'"
         )
     start = time.perf_counter()
+    k = scale_exponent(y)
+    y = to_unit(y, k)  # unit range: see the module notes; the result is scaled back at the end
     y_flat, w_flat = y.ravel(), w.ravel()
     # Solve in normalised units so that Clarabel's tolerances mean the same at any payoff scale.
     y_n, w_n, centre, scale = _normalise(y_flat, w_flat)
@@ -318,7 +325,7 @@ def solve(
         q_tot.setflags(write=False)
         fits.append(MonotoneFit(q_tot=q_tot, orders=orders, loss=loss))
     greedy = frozenset().union(*(greedy_of(f.q_tot, value_atol) for f in fits))
-    return ProjectionResult(
+    return rescaled(ProjectionResult(
         loss=best,
         fits=tuple(fits),
         greedy=greedy,
@@ -331,4 +338,4 @@ def solve(
             "solver": "cvxpy/CLARABEL",
             "n_polished": n_polished,
         },
-    )
+    ), k)

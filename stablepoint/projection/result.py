@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["MonotoneFit", "ProjectionResult", "STATUS_MESSAGES", "greedy_of"]
+from stablepoint.tolerances import from_unit
+
+__all__ = ["MonotoneFit", "ProjectionResult", "STATUS_MESSAGES", "greedy_of", "rescaled"]
 
 #: status code -> meaning, in the style of scipy's result objects.
 STATUS_MESSAGES = {
@@ -96,3 +99,29 @@ def greedy_of(x: np.ndarray, atol: float) -> frozenset:
         top = slices.max(axis=0)
         per_agent.append([a for a in range(x.shape[i]) if np.all(slices[a] >= top - atol)])
     return frozenset(itertools.product(*per_agent))
+
+
+def readonly(x: np.ndarray) -> np.ndarray:
+    """``x`` as a read-only float array."""
+    x = np.array(x, dtype=np.float64)
+    x.setflags(write=False)
+    return x
+
+
+def rescaled(result: ProjectionResult, k: int) -> ProjectionResult:
+    """A result computed on ``Y / 2**k`` in the units of ``Y``: fits times ``2**k``, losses times ``4**k``.
+
+    See :mod:`stablepoint.tolerances` (unit range); greedy sets and status do not change.
+    """
+    if k == 0:
+        return result
+    fits = tuple(
+        MonotoneFit(q_tot=readonly(from_unit(f.q_tot, k)), orders=f.orders, loss=from_unit(f.loss, k, 2))
+        for f in result.fits
+    )
+    return dataclasses.replace(
+        result,
+        loss=from_unit(result.loss, k, 2),
+        fits=fits,
+        bound=from_unit(result.bound, k, 2),
+    )
