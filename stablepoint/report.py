@@ -20,8 +20,17 @@ actions), ``loss`` (float or null), ``stable`` ("strong", "weak" or null),
 of lists of joint actions), ``basins`` (one per attractor: ``attractor``,
 ``kind`` ("point" or "cycle"), ``some_path`` and ``every_path`` (lists of
 u~)), ``optimum`` (``actions``, ``stable``, ``kinds``, ``reachable_from``,
-``reachable_from_every``, ``guaranteed_from``), ``certified`` (bool), and for
-methods with a round trace (MRVF) ``rounds``.
+``reachable_from_every``, ``guaranteed_from``), ``certified`` (bool),
+``n_joint`` (int), ``partial`` (bool) and ``rows``, and for methods with a
+round trace (MRVF) ``rounds``.
+
+``partial`` is true when only some rows u~ were computed
+(``analyze(..., u_tildes=...)``): then ``rows`` lists them (C order),
+``transitions`` and ``stable`` hold those rows only, ``attractors`` and
+``basins`` are null, and in ``optimum`` the keys that need the whole graph
+(``reachable_from``, ``reachable_from_every``, ``guaranteed_from``) are null,
+``stable`` is null unless the computed rows decide it and ``kinds`` lists the
+computed optimal rows only.  ``rows`` is null when ``partial`` is false.
 
 >>> format_action((0, 2))
 '(1, 3)'
@@ -181,14 +190,17 @@ def _kind_of_fit(u, fit) -> str | None:
     return "strong" if len(fit.greedy_set) == 1 else "weak"
 
 
-def partial_to_dict(payoff, method: str, settings: Mapping, fits: Mapping, *, rounds=None) -> dict:
+def partial_to_dict(payoff, method: str, settings: Mapping, fits: Mapping, *, rounds=None, rows=None) -> dict:
     """The JSON document of an unfinished analysis: the transitions computed so far.
 
     Same schema as :func:`result_to_dict` with ``complete`` false; the graph
     keys (``attractors``, ``basins``, ``optimum``) are absent because they need
-    every u~.  ``stable`` lists the u~ done so far that are stable.
+    every u~.  ``stable`` lists the u~ done so far that are stable.  ``rows``
+    (the u~ a targeted run was asked for, or None for every u~) sets
+    ``partial``, ``rows`` and ``total``.
     """
     transitions = [_transition_dict(u, f, _kind_of_fit(u, f)) for u, f in fits.items()]
+    targeted = rows is not None and len(rows) < payoff.n_joint
     doc = {
         "schema_version": SCHEMA_VERSION,
         "kind": "stability",
@@ -201,7 +213,9 @@ def partial_to_dict(payoff, method: str, settings: Mapping, fits: Mapping, *, ro
         "transitions": transitions,
         "stable": [{"action": t["u_tilde"], "kind": t["stable"]} for t in transitions if t["stable"]],
         "done": len(transitions),
-        "total": payoff.n_joint,
+        "total": len(rows) if targeted else payoff.n_joint,
+        "partial": targeted,
+        "rows": _actions(rows) if targeted else None,
     }
     if rounds is not None:
         doc["rounds"] = jsonable(rounds)
@@ -217,7 +231,37 @@ def result_to_dict(result: StabilityResult, *, rounds=None) -> dict:
     rounds : object, optional
         A method's round trace (MRVF ``rounds(...)``), stored under ``rounds``.
     """
-    n = result.graph.number_of_nodes()
+    n = result.payoff.n_joint
+    if result.partial:
+        attractors = basins = None
+        optimum = {
+            "actions": _actions(result.optimal),
+            "stable": result.optimum_stable,
+            "kinds": [{"action": [int(a) for a in u], "kind": result.kind(u)}
+                      for u in result.optimal if u in result.transitions],
+            "reachable_from": None,
+            "reachable_from_every": None,
+            "guaranteed_from": None,
+        }
+    else:
+        attractors = [_actions(a) for a in result.attractors]
+        basins = [
+            {
+                "attractor": _actions(a),
+                "kind": result.attractor_kind(i),
+                "some_path": _actions(result.basins_some[i]),
+                "every_path": _actions(result.basins_all[i]),
+            }
+            for i, a in enumerate(result.attractors)
+        ]
+        optimum = {
+            "actions": _actions(result.optimal),
+            "stable": result.optimum_stable,
+            "kinds": [{"action": [int(a) for a in u], "kind": result.kind(u)} for u in result.optimal],
+            "reachable_from": _actions(result.optimum_reachable_from),
+            "reachable_from_every": result.optimum_reachable_from_every,
+            "guaranteed_from": _actions(result.optimum_guaranteed_from),
+        }
     doc = {
         "schema_version": SCHEMA_VERSION,
         "kind": "stability",
@@ -231,26 +275,13 @@ def result_to_dict(result: StabilityResult, *, rounds=None) -> dict:
             _transition_dict(u, f, result.kind(u)) for u, f in result.transitions.items()
         ],
         "stable": [{"action": [int(a) for a in u], "kind": k} for u, k in result.kinds.items()],
-        "attractors": [_actions(a) for a in result.attractors],
-        "basins": [
-            {
-                "attractor": _actions(a),
-                "kind": result.attractor_kind(i),
-                "some_path": _actions(result.basins_some[i]),
-                "every_path": _actions(result.basins_all[i]),
-            }
-            for i, a in enumerate(result.attractors)
-        ],
-        "optimum": {
-            "actions": _actions(result.optimal),
-            "stable": result.optimum_stable,
-            "kinds": [{"action": [int(a) for a in u], "kind": result.kind(u)} for u in result.optimal],
-            "reachable_from": _actions(result.optimum_reachable_from),
-            "reachable_from_every": result.optimum_reachable_from_every,
-            "guaranteed_from": _actions(result.optimum_guaranteed_from),
-        },
+        "attractors": attractors,
+        "basins": basins,
+        "optimum": optimum,
         "certified": result.certified,
         "n_joint": n,
+        "partial": result.partial,
+        "rows": _actions(result.rows) if result.partial else None,
     }
     if rounds is not None:
         doc["rounds"] = jsonable(rounds)
@@ -304,9 +335,24 @@ def _members(part, whole: int) -> str:
     return f"({len(part)} of {whole}): {_action_list(part, LIST_LIMIT)}"
 
 
+#: What the partial reports say in place of attractors, basins and reachability.
+PARTIAL_NOTE = "not computed (that needs every row of the transition graph; this one is partial)"
+
+
+def _partial_line(result: StabilityResult) -> str:
+    return (f"transition graph: partial, {len(result.transitions)} of {result.payoff.n_joint} rows u~ computed "
+            "(each exactly as in the full analysis)")
+
+
 def _optimum_sentence(result: StabilityResult) -> str:
-    n = result.graph.number_of_nodes()
+    n = result.payoff.n_joint
     words = {"strong": "strongly stable", "weak": "weakly stable", None: "not stable"}
+    if result.partial:
+        stable = "; ".join(
+            f"{format_action(u)} {words[result.kind(u)] if u in result.transitions else 'row not computed'}"
+            for u in result.optimal
+        )
+        return f"{stable}; reachability of the optimum: {PARTIAL_NOTE}"
     stable = "; ".join(f"{format_action(u)} {words[result.kind(u)]}" for u in result.optimal)
     reach = result.optimum_reachable_from
     certain = result.optimum_guaranteed_from
@@ -366,7 +412,7 @@ def render_text(result: StabilityResult, *, rounds=None) -> str:
       (2, 2)  strong  Q_jt = 2  optimal
     """
     p = result.payoff
-    n = result.graph.number_of_nodes()
+    n = p.n_joint
     shape = "x".join(str(s) for s in p.shape)
     lines = [
         f"payoff {p.name or '(unnamed)'} [{shape}], method {result.method}",
@@ -374,8 +420,11 @@ def render_text(result: StabilityResult, *, rounds=None) -> str:
     ]
     lines += _payoff_lines(p)
     lines.append(f"optimal u*: {_action_list(result.optimal)}  Q_jt = {_fmt(p[result.optimal[0]])}")
+    if result.partial:
+        lines.append(_partial_line(result))
     lines.append("")
-    lines.append("Transitions u~ -> ubar(u~) (1-based; L_tot = optimal loss given u~):")
+    which = " of the computed rows" if result.partial else ""
+    lines.append(f"Transitions u~ -> ubar(u~){which} (1-based; L_tot = optimal loss given u~):")
     rows = []
     for u, fit in result.transitions.items():
         note = result.kind(u) or ""
@@ -384,7 +433,8 @@ def render_text(result: StabilityResult, *, rounds=None) -> str:
         rows.append([format_action(u), _fmt(p[u]), _fmt(fit.loss), note, _action_list(fit.greedy_set, LIST_LIMIT // 3)])
     lines += _table(["u~", "Q_jt(u~)", "L_tot", "stable", "ubar"], rows)
     lines.append("")
-    lines.append(f"Stable points ({len(result.kinds)}):")
+    among = f" among the {len(result.transitions)} computed rows" if result.partial else ""
+    lines.append(f"Stable points{among} ({len(result.kinds)}):")
     if result.kinds:
         opt = set(result.optimal)
         rows = [
@@ -395,11 +445,14 @@ def render_text(result: StabilityResult, *, rounds=None) -> str:
     else:
         lines.append("  none")
     lines.append("")
-    lines.append(f"Attractors ({len(result.attractors)}; closed strongly connected components of u~ -> ubar):")
-    for i, a in enumerate(result.attractors):
-        lines.append(f"  A{i + 1} [{result.attractor_kind(i)}]: {{{_action_list(a, LIST_LIMIT)}}}")
-        lines.append(f"      basin, some path {_members(result.basins_some[i], n)}")
-        lines.append(f"      basin, every path {_members(result.basins_all[i], n)}")
+    if result.partial:
+        lines.append(f"Attractors and basins: {PARTIAL_NOTE}.")
+    else:
+        lines.append(f"Attractors ({len(result.attractors)}; closed strongly connected components of u~ -> ubar):")
+        for i, a in enumerate(result.attractors):
+            lines.append(f"  A{i + 1} [{result.attractor_kind(i)}]: {{{_action_list(a, LIST_LIMIT)}}}")
+            lines.append(f"      basin, some path {_members(result.basins_some[i], n)}")
+            lines.append(f"      basin, every path {_members(result.basins_all[i], n)}")
     lines.append("")
     lines.append("Optimum: " + _optimum_sentence(result))
     if not result.certified:
@@ -433,26 +486,32 @@ def render_markdown(result: StabilityResult, *, rounds=None) -> str:
         lines += _md_table(header, rows) + [""]
     lines.append(f"Optimal u*: {_action_list(result.optimal)}.")
     lines.append("")
+    if result.partial:
+        lines += [f"**Partial:** {_partial_line(result)}.", ""]
     rows = [
         [format_action(u), _fmt(p[u]), _fmt(f.loss), result.kind(u) or "", _action_list(f.greedy_set, LIST_LIMIT // 3)]
         for u, f in result.transitions.items()
     ]
     lines += _md_table(["u~", "Q_jt(u~)", "L_tot", "stable", "ubar"], rows) + [""]
-    lines.append("**Stable points:** " + (
+    among = f" (among the {len(result.transitions)} computed rows)" if result.partial else ""
+    lines.append(f"**Stable points{among}:** " + (
         ", ".join(f"{format_action(u)} ({k})" for u, k in result.kinds.items()) or "none"
     ) + ".")
     lines.append("")
-    rows = [
-        [
-            str(i + 1),
-            result.attractor_kind(i),
-            _action_list(a, LIST_LIMIT),
-            _action_list(result.basins_some[i], LIST_LIMIT),
-            _action_list(result.basins_all[i], LIST_LIMIT),
+    if result.partial:
+        lines += [f"**Attractors and basins:** {PARTIAL_NOTE}.", ""]
+    else:
+        rows = [
+            [
+                str(i + 1),
+                result.attractor_kind(i),
+                _action_list(a, LIST_LIMIT),
+                _action_list(result.basins_some[i], LIST_LIMIT),
+                _action_list(result.basins_all[i], LIST_LIMIT),
+            ]
+            for i, a in enumerate(result.attractors)
         ]
-        for i, a in enumerate(result.attractors)
-    ]
-    lines += _md_table(["attractor", "kind", "members", "basin (some path)", "basin (every path)"], rows) + [""]
+        lines += _md_table(["attractor", "kind", "members", "basin (some path)", "basin (every path)"], rows) + [""]
     lines.append("**Optimum:** " + _optimum_sentence(result) + ".")
     if not result.certified:
         lines += ["", "*Some fits are not certified optimal (solver budget).*"]
@@ -482,6 +541,8 @@ def render_dot(result: StabilityResult) -> str:
             attrs.append('fillcolor="#f5c16c"')
         if u in opt:
             attrs.append("peripheries=2")
+        if result.partial and u not in result.transitions:
+            attrs.append('style="filled,dashed"')  # a greedy action whose own row was not computed
         lines.append(f"  {ids[u]} [{', '.join(attrs)}];")
     for u, v in sorted(result.graph.edges):
         lines.append(f"  {ids[u]} -> {ids[v]};")

@@ -23,6 +23,11 @@ set ubar(u~) of the optimal fits.  From those sets:
   as long as its ties resolve to itself; the basins describe where the process
   can (some) or must (all) end once it moves on.
 
+``analyze(..., u_tildes=[...])`` computes only the given rows u~ -> ubar(u~)
+(a row depends on ``method.fit(payoff, u~)`` alone, so each is exact); the
+result is then ``partial`` and leaves out what needs the whole graph
+(attractors, basins, reachability of the optimum).
+
 Graph functions follow networkx: pure functions of a ``DiGraph`` whose nodes
 are 0-based joint actions, with thin ``number_*`` / ``is_*`` helpers.
 
@@ -293,19 +298,31 @@ class StabilityResult:
     settings : mapping
         The method's ``settings()`` (JSON-able).
     transitions : mapping
-        ``u_tilde -> FitResult`` for every joint action, in C order.
+        ``u_tilde -> FitResult`` for every joint action (every computed row
+        when ``partial``), in C order.
     graph : networkx.DiGraph
         Frozen transition graph u~ -> ubar (:func:`transition_graph`).
     kinds : mapping
         ``u -> "strong" | "weak"`` for the stable points, in C order.
-    attractors : tuple of frozenset
-        Attracting components, sorted by smallest member.
-    basins_some : tuple of frozenset
-        Per attractor, every u~ from which SOME path reaches it.
-    basins_all : tuple of frozenset
-        Per attractor, every u~ from which EVERY path ends in it.
+    attractors : tuple of frozenset or None
+        Attracting components, sorted by smallest member (None when ``partial``).
+    basins_some : tuple of frozenset or None
+        Per attractor, every u~ from which SOME path reaches it (None when ``partial``).
+    basins_all : tuple of frozenset or None
+        Per attractor, every u~ from which EVERY path ends in it (None when ``partial``).
     optimal : tuple of joint actions
         The arg-max set u* of Q_jt.
+    partial : bool
+        True when only some rows u~ of the transition graph were computed
+        (``analyze(..., u_tildes=...)`` naming fewer than every joint action).
+        Then ``transitions`` and ``kinds`` hold the computed rows only (each
+        exactly as the full analysis gives it), ``graph`` has out-edges only
+        from those rows (its other nodes are their greedy actions, whose own
+        rows are unknown), and everything that needs the whole graph is None:
+        ``attractors``, ``basins_some``, ``basins_all``,
+        ``optimum_reachable_from``, ``optimum_reachable_from_every`` and
+        ``optimum_guaranteed_from``; ``optimum_stable`` is None unless the
+        computed rows decide it.
     """
 
     payoff: Payoff
@@ -314,10 +331,16 @@ class StabilityResult:
     transitions: Mapping[JointAction, FitResult]
     graph: nx.DiGraph = field(repr=False)
     kinds: Mapping[JointAction, str]
-    attractors: tuple[frozenset, ...]
-    basins_some: tuple[frozenset, ...]
-    basins_all: tuple[frozenset, ...]
+    attractors: tuple[frozenset, ...] | None
+    basins_some: tuple[frozenset, ...] | None
+    basins_all: tuple[frozenset, ...] | None
     optimal: tuple[JointAction, ...]
+    partial: bool = False
+
+    @property
+    def rows(self) -> tuple[JointAction, ...]:
+        """The u~ whose rows were computed, in C order (every joint action unless ``partial``)."""
+        return tuple(self.transitions)
 
     @property
     def stable_points(self) -> tuple[JointAction, ...]:
@@ -330,38 +353,64 @@ class StabilityResult:
         return all(f.certified for f in self.transitions.values())
 
     def greedy_set(self, u_tilde) -> frozenset:
-        """The greedy set ubar(u~)."""
+        """The greedy set ubar(u~) (KeyError for a row a ``partial`` result did not compute)."""
         return self.transitions[tuple(int(a) for a in u_tilde)].greedy_set
 
     def kind(self, u) -> str | None:
-        """``"strong"``, ``"weak"`` or None (not stable)."""
+        """``"strong"``, ``"weak"`` or None (not stable, or a row a ``partial`` result did not compute)."""
         return self.kinds.get(tuple(int(a) for a in u))
 
+    def _need_whole_graph(self, what: str) -> None:
+        if self.partial:
+            raise ValueError(
+                f"{what} needs every row of the transition graph; this result is partial "
+                f"({len(self.transitions)} of {self.payoff.n_joint} rows)"
+            )
+
     def attractor_kind(self, index: int) -> str:
-        """``"point"`` for a singleton attractor (a strongly stable point), ``"cycle"`` otherwise."""
+        """``"point"`` for a singleton attractor (a strongly stable point), ``"cycle"`` otherwise.
+
+        Raises ValueError on a ``partial`` result (it has no attractors).
+        """
+        self._need_whole_graph("attractor_kind")
         return "point" if len(self.attractors[index]) == 1 else "cycle"
 
     @property
-    def optimum_stable(self) -> bool:
-        """Whether some optimal joint action u* is stable (weakly or strongly)."""
-        return any(u in self.kinds for u in self.optimal)
+    def optimum_stable(self) -> bool | None:
+        """Whether some optimal joint action u* is stable (weakly or strongly).
+
+        On a ``partial`` result: True when a computed optimal row is stable,
+        False when every optimal row was computed and none is stable, None
+        (undecided) otherwise.
+        """
+        if any(u in self.kinds for u in self.optimal):
+            return True
+        if self.partial and not all(u in self.transitions for u in self.optimal):
+            return None
+        return False
 
     @property
-    def optimum_reachable_from(self) -> frozenset:
-        """Every u~ from which SOME path of the graph reaches an optimal joint action."""
+    def optimum_reachable_from(self) -> frozenset | None:
+        """Every u~ from which SOME path of the graph reaches an optimal joint action (None when ``partial``)."""
+        if self.partial:
+            return None
         reach = set(self.optimal)
         for u in self.optimal:
             reach |= nx.ancestors(self.graph, u)
         return frozenset(reach)
 
     @property
-    def optimum_reachable_from_every(self) -> bool:
-        """Whether every u~ has a path to an optimal joint action."""
+    def optimum_reachable_from_every(self) -> bool | None:
+        """Whether every u~ has a path to an optimal joint action (None when ``partial``)."""
+        if self.partial:
+            return None
         return len(self.optimum_reachable_from) == self.graph.number_of_nodes()
 
     @property
-    def optimum_guaranteed_from(self) -> frozenset:
-        """Every u~ whose every path ends in an attractor made only of optimal joint actions."""
+    def optimum_guaranteed_from(self) -> frozenset | None:
+        """Every u~ whose every path ends in an attractor made only of optimal joint actions (None when ``partial``)."""
+        if self.partial:
+            return None
         optimal = set(self.optimal)
         good = [i for i, a in enumerate(self.attractors) if a <= optimal]
         bad = [i for i, a in enumerate(self.attractors) if not a <= optimal]
@@ -374,11 +423,56 @@ def _as_payoff(payoff) -> Payoff:
     return payoff if isinstance(payoff, Payoff) else Payoff(payoff)
 
 
+def _check_u_tildes(payoff: Payoff, u_tildes) -> list[JointAction]:
+    """Validate ``u_tildes`` (0-based joint actions): the rows in C order; SettingsError when malformed."""
+    import numbers
+
+    import numpy as np
+
+    n, shape = payoff.n_agents, payoff.shape
+    if isinstance(u_tildes, (str, bytes)):
+        raise SettingsError(f"u_tildes must be a sequence of joint actions, got the string {u_tildes!r}")
+    try:
+        items = list(u_tildes)
+    except TypeError:
+        raise SettingsError(
+            f"u_tildes must be a sequence of joint actions (each {n} ints), got {type(u_tildes).__name__}"
+        ) from None
+    if not items:
+        raise SettingsError("u_tildes is empty: give at least one joint action")
+    seen: dict[JointAction, int] = {}
+    for pos, u in enumerate(items):
+        if isinstance(u, (str, bytes)) or np.ndim(u) != 1:
+            hint = " (wrap a single joint action in a list: [(0, 1, ...)])" if np.ndim(u) == 0 else ""
+            raise SettingsError(
+                f"u_tildes[{pos}] = {u!r} is not a joint action: expected a sequence of {n} ints{hint}"
+            )
+        entries = list(u)
+        if len(entries) != n:
+            raise SettingsError(
+                f"u_tildes[{pos}] = {tuple(entries)} has {len(entries)} entries; the payoff has {n} agents"
+            )
+        for i, a in enumerate(entries):
+            if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
+                raise SettingsError(f"u_tildes[{pos}] = {tuple(entries)}: action {a!r} of agent {i + 1} is not an integer")
+            if not 0 <= int(a) < shape[i]:
+                raise SettingsError(
+                    f"u_tildes[{pos}] = {tuple(int(x) for x in entries)}: action {int(a)} of agent {i + 1} "
+                    f"is out of range 0..{shape[i] - 1} (0-based)"
+                )
+        key = tuple(int(a) for a in entries)
+        if key in seen:
+            raise SettingsError(f"u_tildes lists {key} twice (positions {seen[key]} and {pos})")
+        seen[key] = pos
+    return sorted(seen)
+
+
 def analyze(
     payoff,
     method,
     *,
     progress: Callable[[int, int, FitResult], Any] | None = None,
+    u_tildes: Iterable[Sequence[int]] | None = None,
 ) -> StabilityResult:
     """Stability analysis of ``method`` on ``payoff``: one ``method.fit`` per joint action u~.
 
@@ -392,6 +486,15 @@ def analyze(
     progress : callable, optional
         Called as ``progress(done, total, fit_result)`` after each u~ (use it
         for progress bars and to save partial results).
+    u_tildes : sequence of joint actions, optional
+        Compute only these rows u~ of the transition graph (0-based, e.g.
+        ``[(0, 1, 2)]`` or an int array of shape (k, n_agents)); they are
+        fitted and stored in C order.  Each row (greedy set, stable kind,
+        loss, greedy losses, certification) is exactly the full analysis's
+        row, because a row depends only on ``method.fit(payoff, u~)``.  Unless
+        they name every joint action the result is ``partial``: quantities
+        that need the whole graph are None (see :class:`StabilityResult`).
+        None (default): every joint action.
 
     Returns
     -------
@@ -399,6 +502,9 @@ def analyze(
 
     Raises
     ------
+    SettingsError
+        When ``u_tildes`` is empty, or an entry is not a sequence of
+        ``n_agents`` integers, is out of range, or is repeated.
     ValueError
         When the method returns a fit for another u~ or an empty or
         out-of-range greedy set (a method bug, not bad user input).
@@ -421,15 +527,25 @@ def analyze(
     ({(0, 1): 'strong', (1, 0): 'strong'}, (frozenset({(0, 1)}), frozenset({(1, 0)})))
     >>> res.optimal, res.optimum_stable, sorted(res.optimum_reachable_from)
     (((1, 0),), True, [(1, 0), (1, 1)])
+
+    Only the rows (1, 1) and (0, 0) (fitted in C order): the graph is partial,
+    and what needs all of it is None:
+
+    >>> part = analyze(Payoff([[1, 2], [3, 0]]), RowBest(), u_tildes=[(1, 1), (0, 0)])
+    >>> part.partial, part.rows, sorted(part.greedy_set((0, 0))), dict(part.kinds)
+    (True, ((0, 0), (1, 1)), [(0, 1)], {})
+    >>> part.attractors, part.optimum_stable, part.optimum_reachable_from
+    (None, None, None)
     """
     payoff = _as_payoff(payoff)
     if not callable(getattr(method, "fit", None)):
         raise SettingsError(f"method {method!r} has no fit(payoff, u_tilde)")
+    rows = list(payoff.joint_actions()) if u_tildes is None else _check_u_tildes(payoff, u_tildes)
     name = str(getattr(method, "name", type(method).__name__))
     settings = dict(method.settings()) if callable(getattr(method, "settings", None)) else {}
-    total = payoff.n_joint
+    total = len(rows)
     fits: dict[JointAction, FitResult] = {}
-    for done, u in enumerate(payoff.joint_actions(), start=1):
+    for done, u in enumerate(rows, start=1):
         fit = method.fit(payoff, u)
         if tuple(int(a) for a in fit.u_tilde) != u:
             raise ValueError(f"{name}.fit returned u~ = {tuple(fit.u_tilde)} for u~ = {u}")
@@ -439,7 +555,33 @@ def analyze(
         fits[u] = fit
         if progress is not None:
             progress(done, total, fit)
+    if len(fits) < payoff.n_joint:
+        return _assemble_partial(payoff, name, settings, fits)
     return _assemble(payoff, name, settings, fits)
+
+
+def _assemble_partial(payoff: Payoff, name: str, settings: dict, fits: dict) -> StabilityResult:
+    """Rows of some u~ only: edges from those rows; nothing that needs the whole graph."""
+    g = nx.DiGraph()
+    g.add_nodes_from(fits)
+    for u, f in fits.items():
+        if not f.greedy_set:
+            raise ValueError(f"greedy set of u~ = {u} is empty")
+        g.add_edges_from((u, tuple(int(a) for a in v)) for v in sorted(f.greedy_set))
+    kinds = {u: k for u, k in ((u, _kind_of(f)) for u, f in fits.items()) if k is not None}
+    return StabilityResult(
+        payoff=payoff,
+        method=name,
+        settings=MappingProxyType(dict(settings)),
+        transitions=MappingProxyType(dict(fits)),
+        graph=nx.freeze(g),
+        kinds=MappingProxyType(kinds),
+        attractors=None,
+        basins_some=None,
+        basins_all=None,
+        optimal=tuple(payoff.optimal_actions()),
+        partial=True,
+    )
 
 
 def _assemble(payoff: Payoff, name: str, settings: dict, fits: dict) -> StabilityResult:

@@ -1,7 +1,8 @@
 """``stablepoint check``: stable points, transitions, attractors and basins of one method on one payoff.
 
 Thin: parse the options, build the method, call :func:`stablepoint.stability.analyze`
-(or :func:`~stablepoint.stability.sweep_epsilon` with ``--sweep``), render with
+(or :func:`~stablepoint.stability.sweep_epsilon` with ``--sweep``; only the
+rows named by ``--u-tilde`` with that option), render with
 :mod:`stablepoint.report`.  Exit codes: 0 success; 2 bad input or usage (one
 line, no traceback); 130 interrupted (a partial ``--out`` file is kept).
 """
@@ -58,6 +59,45 @@ def parse_grid(spec: str) -> list[float]:
     if not grid:
         raise SettingsError(f"bad --sweep grid {spec!r}: no epsilon values")
     return [check_epsilon(e) for e in grid]
+
+
+def parse_u_tildes(specs, shape) -> list[tuple[int, ...]] | None:
+    """``--u-tilde`` values ("1,2,3", 1-based, one joint action each) as 0-based tuples, in the order given.
+
+    None when no value was given.  Raises SettingsError (one line) for a value
+    that is not a comma list of integers, has the wrong length, is out of
+    range, or repeats another.
+
+    >>> parse_u_tildes(["1,3", " 2, 1 "], (2, 3))
+    [(0, 2), (1, 0)]
+    """
+    if not specs:
+        return None
+    n = len(shape)
+    out: list[tuple[int, ...]] = []
+    for spec in specs:
+        parts = [x.strip() for x in str(spec).split(",")]
+        actions = []
+        for x in parts:
+            try:
+                actions.append(int(x))
+            except ValueError:
+                raise SettingsError(
+                    f"--u-tilde {spec!r}: {x!r} is not an integer (give {n} 1-based actions, e.g. "
+                    f"--u-tilde {','.join(['1'] * n)})"
+                ) from None
+        if len(actions) != n:
+            raise SettingsError(f"--u-tilde {spec!r} has {len(actions)} actions; the payoff has {n} agents")
+        for i, a in enumerate(actions):
+            if not 1 <= a <= shape[i]:
+                raise SettingsError(
+                    f"--u-tilde {spec!r}: action {a} of agent {i + 1} is out of range 1..{shape[i]} (1-based)"
+                )
+        u = tuple(a - 1 for a in actions)
+        if u in out:
+            raise SettingsError(f"--u-tilde {spec!r} is given twice")
+        out.append(u)
+    return out
 
 
 def _write_json_atomic(path: Path, doc: dict) -> None:
@@ -171,9 +211,12 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON result here, updated after every u~ (partial files have complete=false).")
 @click.option("--sweep", "sweep_spec", metavar="GRID", help="Epsilon sweep instead of one epsilon: START:STOP:NUM or e1,e2,...")
 @click.option("--sweep-tol", type=float, default=1e-3, show_default=True, help="Width of the brackets around critical epsilons.")
+@click.option("--u-tilde", "u_tilde_specs", multiple=True, metavar="A1,...,AN",
+              help="Compute only this row u~ of the transition graph (1-based, comma-separated; repeat for more). "
+                   "The report is then partial: no attractors, basins or reachability.")
 @click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
 def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, losses, max_orderings,
-          time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, show_progress):
+          time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, u_tilde_specs, show_progress):
     """Stable points of a method on a payoff: the u~ -> ubar table, stable points, attractors, basins.
 
     Exit codes: 0 success; 2 bad input or usage (one-line error); 130 interrupted.
@@ -181,6 +224,7 @@ def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, 
     from stablepoint.methods import get_method
 
     payoff = _load(payoff_path, game)
+    u_tildes = parse_u_tildes(u_tilde_specs, payoff.shape)
     if epsilon is not None:
         check_epsilon(epsilon)
     settings = _method_settings(
@@ -198,14 +242,18 @@ def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, 
             raise SettingsError("--sweep needs an epsilon-greedy visitation (centralized or decentralized), not uniform")
         if graph_path is not None:
             raise click.UsageError("--graph draws one analysis; leave it out with --sweep")
+        if u_tildes is not None:
+            raise click.UsageError("--u-tilde computes rows of one analysis; leave it out with --sweep")
         _run_sweep(payoff, get_method, method_name, settings, parse_grid(sweep_spec), sweep_tol,
                    fmt, out_path, show_progress)
         return
+    if u_tildes is not None and graph_path is not None and len(u_tildes) < payoff.n_joint:
+        raise click.UsageError("--graph draws the whole transition graph; leave it out with --u-tilde")
     method = get_method(method_name, **settings)
-    _run_check(payoff, method, fmt, graph_path, out_path, show_progress)
+    _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes)
 
 
-def _run_check(payoff, method, fmt, graph_path, out_path, show_progress):
+def _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes=None):
     from stablepoint import report
     from stablepoint.stability import analyze
 
@@ -218,11 +266,12 @@ def _run_check(payoff, method, fmt, graph_path, out_path, show_progress):
         bar.update(done, total)
         fits[tuple(fit.u_tilde)] = fit
         if out_path is not None:
-            _write_json_atomic(out_path, report.partial_to_dict(payoff, name, method_settings, fits))
+            _write_json_atomic(out_path, report.partial_to_dict(payoff, name, method_settings, fits, rows=u_tildes))
 
     try:
-        result = analyze(payoff, method, progress=progress)
-        rounds_fn = getattr(method, "rounds", None)
+        result = analyze(payoff, method, progress=progress, u_tildes=u_tildes)
+        # A round trace follows the whole process (MRVF), not some rows: left out of partial reports.
+        rounds_fn = None if result.partial else getattr(method, "rounds", None)
         rounds = rounds_fn(payoff) if callable(rounds_fn) else None
     except ProblemTooLargeError as exc:
         raise _too_large(exc) from None
