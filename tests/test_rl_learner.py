@@ -170,7 +170,8 @@ def test_controller_acts_with_the_early_terminated_action_in_test_mode():
 def test_centralized_sampling_matches_eq8_frequencies():
     algo = dataclasses.replace(load_algo("mrvf"), sample_epsilon=0.4)
     learner = Learner(algo, make_env("matrix:table5").info, seed=3)
-    ctx = SimpleNamespace(learner=learner, avail=torch.ones(20000, 1, 2, 3, dtype=torch.bool), epsilon=0.05)
+    ctx = SimpleNamespace(learner=learner, avail=torch.ones(20000, 1, 2, 3, dtype=torch.bool), epsilon=0.05,
+                          reward=torch.zeros(20000, 1), n_agents=2, n_actions=3)
     greedy = torch.tensor([2, 1]).expand(20000, 1, 2)
     acts = Context.sample_centralized(ctx, greedy)[:, 0]
     at_greedy = (acts == torch.tensor([2, 1])).all(-1).float().mean().item()
@@ -214,10 +215,10 @@ def test_decentralized_and_centralized_controllers_and_preselection():
 def test_cw_weights_equal_the_exact_methods_eq3_weights(u_tilde):
     from stablepoint.methods.wqmix import eq3_weights
 
-    learner = SimpleNamespace(joint=TableQ(TABLE5.values), algo=SimpleNamespace(alpha=0.1))
+    learner = SimpleNamespace(joint=TableQ(TABLE5.values), algo=SimpleNamespace(alpha=0.1, cw_target=False))
     joint = torch.tensor(list(itertools.product(range(3), repeat=2)))
     ctx = SimpleNamespace(
-        learner=learner, T=1, state=torch.ones(9, 1, 1),
+        learner=learner, T=1, state=torch.ones(9, 1, 1), now=lambda x: x[:, :1],
         rounds=SimpleNamespace(greedy=[torch.tensor(u_tilde).expand(9, 1, 2)]),
     )
     fitted = SimpleNamespace(actions=joint.unsqueeze(1), target=torch.tensor(TABLE5.values, dtype=torch.float32).reshape(9, 1))
@@ -270,3 +271,33 @@ def test_rnd_bonus_is_added_to_the_reward():
         bonus = algo.rnd_beta * learner.rnd.error(batch["state"][:, 1:])
     torch.testing.assert_close(ctx.reward, batch["reward"][:, :1] + bonus)
     assert (bonus > 0).all()
+
+
+# -- MRVF's ablations (Appendix F) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, increment", [("mrvf", True), ("mrvf_nonstrict", False)])
+def test_mrvf_round_targets_increment_or_not(name, increment):
+    """Round 2's target on MRVF Table 5's payoff: the clipped increment (Table 2) or Q_jt itself."""
+    algo = load_algo(name)
+    assert algo.increment is increment and algo.rounds == 3
+    learner = Learner(algo, make_env("matrix:table5").info, seed=0)
+    learner.joint = TableQ(TABLE5.values)
+    ctx = Context(learner, _batch(learner, episodes=256), epsilon=1.0)
+    prev = ctx.now(ctx.rounds.greedy[0])[:, 0]
+    fitted = TARGETS["joint_value"](ctx, 1)
+    u = fitted.actions[:, 0]
+    q_u = torch.tensor(TABLE5.values, dtype=torch.float32)[u[:, 0], u[:, 1]]
+    q_prev = torch.tensor(TABLE5.values, dtype=torch.float32)[prev[:, 0], prev[:, 1]]
+    want = torch.clamp(q_u - q_prev, min=0.0) if increment else q_u
+    torch.testing.assert_close(fitted.target[:, 0], want)
+    assert bool((want != q_u).any()) is increment  # the two readings differ on this batch
+
+
+def test_mrvf_single_is_one_round_of_mrvf():
+    single, full = load_algo("mrvf_single"), load_algo("mrvf")
+    assert single.rounds == 1 and single.target == full.target == "joint_value"
+    learner = Learner(single, make_env("matrix:table5").info, seed=0)
+    assert learner.agent.cond_dim == 0  # nothing to condition on
+    stats = learner.update(_batch(learner, episodes=32), epsilon=1.0)
+    assert "losses/tot" in stats and "losses/tot_r2" not in stats

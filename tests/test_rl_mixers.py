@@ -131,7 +131,7 @@ def test_joint_network_reads_the_whole_joint_action():
 
 
 def test_registry_and_errors():
-    assert set(MIXERS) == {"vdn", "qmix", "nonmono_qmix", "qplex", "qtran", "resq"}
+    assert set(MIXERS) == {"vdn", "qmix", "nonmono_qmix", "qplex", "qtran", "resq", "na2q"}
     with pytest.raises(SettingsError, match="unknown mixer 'nope'; choose one of: vdn"):
         make_mixer("nope", 2, 3, 1)
 

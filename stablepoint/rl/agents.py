@@ -20,10 +20,40 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["RNNAgent", "agent_inputs", "joint_onehot", "NO_ROUND"]
+__all__ = ["RNNAgent", "GRUCell", "agent_inputs", "joint_onehot", "cat_features", "NO_ROUND"]
 
 #: Value written in the "first round" flag slot of the condition vector.
 NO_ROUND = 1.0
+
+
+def cat_features(*xs: torch.Tensor) -> torch.Tensor:
+    """Concatenate along the last axis after broadcasting the leading axes.
+
+    Population tensors keep a size-1 axis where a value is shared (the constant state of a
+    one-step game is one row per member, not one per sample), so inputs of one layer may
+    differ in their leading shape.
+
+    >>> cat_features(torch.zeros(1, 2), torch.ones(3, 1, 1)).shape
+    torch.Size([3, 1, 3])
+    """
+    lead = torch.broadcast_shapes(*(x.shape[:-1] for x in xs))
+    return torch.cat([x.expand(*lead, x.shape[-1]) for x in xs], dim=-1)
+
+
+class GRUCell(nn.GRUCell):
+    """:class:`torch.nn.GRUCell` over any leading axes ``(..., input) -> (..., hidden)``.
+
+    Same parameters and state-dict keys as ``nn.GRUCell``; the leading axes are flattened
+    here, inside the cell, so a stacked (population) cell can keep its member axis.
+    """
+
+    def forward(self, inputs: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:  # noqa: D102
+        if hidden is None:  # the zero state
+            return super().forward(inputs.reshape(-1, inputs.shape[-1])).view(*inputs.shape[:-1], self.hidden_size)
+        lead = torch.broadcast_shapes(inputs.shape[:-1], hidden.shape[:-1])
+        x = inputs.expand(*lead, inputs.shape[-1]).reshape(-1, inputs.shape[-1])
+        h = hidden.expand(*lead, hidden.shape[-1]).reshape(-1, hidden.shape[-1])
+        return super().forward(x, h).view(*lead, self.hidden_size)
 
 
 class RNNAgent(nn.Module):
@@ -46,7 +76,7 @@ class RNNAgent(nn.Module):
         self.hidden = hidden
         self.cond_dim = cond_dim
         self.fc1 = nn.Linear(input_dim, hidden)
-        self.rnn = nn.GRUCell(hidden, hidden)
+        self.rnn = GRUCell(hidden, hidden)
         if cond_dim:
             self.cond = nn.Linear(cond_dim, hidden)
             self.head = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, n_actions))
@@ -57,15 +87,15 @@ class RNNAgent(nn.Module):
         """Zero hidden state, shape ``(batch, hidden)``."""
         return torch.zeros(batch, self.hidden, device=device if device is not None else self.fc1.weight.device)
 
-    def recur(self, inputs: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        """One GRU step: ``inputs (B, input_dim)``, ``hidden (B, hidden)`` -> new hidden."""
+    def recur(self, inputs: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:
+        """One GRU step: ``inputs (..., input_dim)``, ``hidden (..., hidden)`` (None: zeros) -> new hidden."""
         return self.rnn(torch.relu(self.fc1(inputs)), hidden)
 
     def q_values(self, hidden: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Utilities ``(..., n_actions)`` from hidden states ``(..., hidden)`` and a condition."""
         if not self.cond_dim:
             return self.head(hidden)
-        return self.head(torch.cat([hidden, torch.relu(self.cond(cond))], dim=-1))
+        return self.head(cat_features(hidden, torch.relu(self.cond(cond))))
 
     def forward(self, inputs, hidden, cond=None):
         """``(q, new_hidden)`` for one time step."""
@@ -98,6 +128,6 @@ def agent_inputs(obs: torch.Tensor, last_actions: torch.Tensor | None, n_actions
         oh = torch.nn.functional.one_hot(la.clamp(min=0), n_actions).to(torch.float32)
         parts.append(oh * (la >= 0).unsqueeze(-1))
     if agent_id:
-        eye = torch.eye(n_agents, device=obs.device)
-        parts.append(eye.expand(*obs.shape[:-2], n_agents, n_agents))
-    return torch.cat(parts, dim=-1)
+        parts.append(torch.eye(n_agents, device=obs.device))
+    # the last actions may vary per sample where the observations do not (population batches)
+    return cat_features(*parts)

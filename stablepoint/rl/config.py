@@ -40,6 +40,8 @@ __all__ = [
     "EnvConfig",
     "TrainConfig",
     "list_algos",
+    "list_profiles",
+    "load_profile",
     "load_algo",
     "load_env",
     "make_config",
@@ -105,8 +107,19 @@ class AlgoConfig:
     analysis: str = ""
     """Name of the matching exact method in :mod:`stablepoint.methods` (``confirm`` compares
     against its stable points); empty when there is none."""
+    increment: bool = True
+    """MRVF rounds k > 1 regress on the increment max(Q^_jt(u) - Q^_jt(ubar^{k-1}), 0) (Eq. 5);
+    False regresses every round on Q^_jt itself (Eq. 6; MRVF-non-strict, Appendix F)."""
+    cw_target: bool = False
+    """CW weighting scores ubar with the target Q* (as the WQMIX code does) instead of the online one."""
+    optimizer: str = "adam"
+    """``adam`` or ``rmsprop`` (PyMARL's, with ``optim_alpha`` and ``optim_eps``)."""
+    optim_alpha: float = 0.99
+    """RMSprop smoothing constant."""
+    optim_eps: float = 1e-5
+    """RMSprop epsilon (Adam keeps torch's default 1e-8)."""
     lr: float = 0.0005
-    """Adam learning rate."""
+    """Learning rate."""
     grad_norm_clip: float = 10.0
     """Clip the global gradient norm to this value."""
 
@@ -129,6 +142,8 @@ class TrainConfig:
 
     env: EnvConfig
     algo: AlgoConfig
+    profile: str = "default"
+    """The settings profile the config was made with (``stablepoint/configs/profiles``); a record."""
     seed: int = 0
     """Seed of numpy, torch and the environments."""
     steps: int = 20000
@@ -167,13 +182,33 @@ class TrainConfig:
 
 _ALGO_FIELDS = {f.name for f in fields(AlgoConfig)}
 _ENV_FIELDS = {f.name for f in fields(EnvConfig)}
-_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"env", "algo"}
+_TRAIN_FIELDS = {f.name for f in fields(TrainConfig)} - {"env", "algo", "profile"}
 _EXPLORATIONS = ("decentralized", "centralized")
+_OPTIMIZERS = ("adam", "rmsprop")
 _DEVICES = ("auto", "cpu", "cuda")
 
 
 def _configs_dir() -> Path:
     return Path(str(resources.files("stablepoint") / "configs"))
+
+
+def list_profiles() -> list[str]:
+    """Names of the settings profiles shipped in ``stablepoint/configs/profiles``."""
+    return sorted(p.stem for p in (_configs_dir() / "profiles").glob("*.yaml"))
+
+
+def load_profile(name: str) -> dict[str, dict]:
+    """A profile's ``env``, ``train`` and ``algo`` overrides (each a mapping, maybe empty)."""
+    path = _configs_dir() / "profiles" / f"{name}.yaml"
+    if not path.is_file():
+        raise SettingsError(f"unknown profile {name!r}; choose one of: {', '.join(list_profiles())}")
+    data = _read_yaml(path)
+    _check_keys(data, {"env", "train", "algo"}, str(path))
+    out = {key: dict(data.get(key) or {}) for key in ("env", "train", "algo")}
+    _check_keys(out["env"], _ENV_FIELDS - {"spec"}, f"{path} (env:)")
+    _check_keys(out["train"], _TRAIN_FIELDS, f"{path} (train:)")
+    _check_keys(out["algo"], _ALGO_FIELDS - {"name"}, f"{path} (algo:)")
+    return out
 
 
 def list_algos() -> list[str]:
@@ -252,6 +287,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     needs_joint = a.target == "joint_value" or a.loss_weight == "cw" or "joint_td" in a.aux_losses or "qtran" in a.aux_losses
     if needs_joint and not a.joint_net:
         raise SettingsError(f"algorithm {a.name!r}: its target/loss needs joint_net: true")
+    if a.optimizer not in _OPTIMIZERS:
+        raise SettingsError(f"optimizer must be one of {', '.join(_OPTIMIZERS)}, got {a.optimizer!r}")
     if a.exploration not in _EXPLORATIONS:
         raise SettingsError(f"exploration must be one of {', '.join(_EXPLORATIONS)}, got {a.exploration!r}")
     checks = [
@@ -263,6 +300,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         (0.0 <= a.td_lambda <= 1.0, f"td_lambda must be in [0, 1], got {a.td_lambda}"),
         (a.rnd_beta >= 0.0, f"rnd_beta must be >= 0, got {a.rnd_beta}"),
         (a.lr > 0.0, f"lr must be > 0, got {a.lr}"),
+        (0.0 <= a.optim_alpha < 1.0, f"optim_alpha must be in [0, 1), got {a.optim_alpha}"),
+        (a.optim_eps > 0.0, f"optim_eps must be > 0, got {a.optim_eps}"),
         (a.grad_norm_clip > 0.0, f"grad_norm_clip must be > 0, got {a.grad_norm_clip}"),
         (min(a.agent_hidden, a.mixing_embed, a.hypernet_embed, a.joint_hidden) >= 1, "hidden sizes must be >= 1"),
         (e.n_envs >= 1, f"n_envs must be >= 1, got {e.n_envs}"),
@@ -321,22 +360,25 @@ def load_env(spec: str, **overrides) -> tuple[EnvConfig, dict]:
     return _coerce(EnvConfig, data, str(path)), dict(train)
 
 
-def make_config(env: str, algo: str, **train_overrides) -> TrainConfig:
-    """A validated :class:`TrainConfig`: env family defaults, then ``train_overrides``.
+def make_config(env: str, algo: str, profile: str | None = None, **train_overrides) -> TrainConfig:
+    """A validated :class:`TrainConfig`: env family defaults, the profile, then ``train_overrides``.
 
     ``train_overrides`` are :class:`TrainConfig` fields or :class:`EnvConfig` fields other than
     ``spec`` (``n_envs``, ``gamma``); ``None`` values are ignored so a CLI can pass every option
-    through.
+    through.  ``profile`` (default ``"default"``) names a file of ``stablepoint/configs/profiles``
+    whose settings come after the environment family's and before the overrides.
     """
+    profile = profile or "default"
+    prof = load_profile(profile)
     given = {k: v for k, v in train_overrides.items() if v is not None}
-    env_keys = {k: given.pop(k) for k in list(given) if k in _ENV_FIELDS - {"spec"}}
+    env_keys = {**prof["env"], **{k: given.pop(k) for k in list(given) if k in _ENV_FIELDS - {"spec"}}}
     env_cfg, env_train = load_env(env, **env_keys)
-    algo_cfg = load_algo(algo)
-    settings = dict(env_train)
+    algo_cfg = load_algo(algo, **prof["algo"])
+    settings = {**env_train, **prof["train"]}
     settings.update(given)
     _check_keys(settings, _TRAIN_FIELDS, "train settings")
     base = _coerce(_TrainFields, settings, "train settings")
-    return validate(TrainConfig(env=env_cfg, algo=algo_cfg, **dataclasses.asdict(base)))
+    return validate(TrainConfig(env=env_cfg, algo=algo_cfg, profile=profile, **dataclasses.asdict(base)))
 
 
 @dataclass(frozen=True)
@@ -377,11 +419,13 @@ def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
         raise SettingsError(f"config is missing its {exc.args[0]!r} section") from None
     _check_keys(env, _ENV_FIELDS, "env")
     _check_keys(algo, _ALGO_FIELDS, "algo")
-    _check_keys(data, _TRAIN_FIELDS, "config")
+    _check_keys(data, _TRAIN_FIELDS | {"profile"}, "config")
+    profile = str(data.pop("profile", "default"))
     return validate(
         TrainConfig(
             env=_coerce(EnvConfig, env, "env"),
             algo=_coerce(AlgoConfig, algo, "algo"),
+            profile=profile,
             **dataclasses.asdict(_coerce(_TrainFields, data, "config")),
         )
     )

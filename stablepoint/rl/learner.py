@@ -37,15 +37,21 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import torch
 from torch import nn
 
-from stablepoint.rl.agents import RNNAgent, agent_inputs, joint_onehot
+from stablepoint.rl.agents import RNNAgent, agent_inputs, cat_features, joint_onehot
 from stablepoint.rl.config import AlgoConfig
 from stablepoint.rl.envs.base import EnvInfo
 from stablepoint.rl.mixers import JointQ, MixContext, make_mixer
+from stablepoint.rl.na2q import na2q_aux
+from stablepoint.rl.streams import stream_keys, uniform
+
+#: stream tag of the learner's own random numbers (see stablepoint.rl.streams)
+LEARNER_STREAM = 1
 
 __all__ = [
     "MASKED_Q",
@@ -59,6 +65,7 @@ __all__ = [
     "td_lambda_targets",
     "greedy_final",
     "masked_argmax",
+    "make_optimizer",
     "increment_target",
     "RND",
 ]
@@ -77,8 +84,14 @@ def masked_max(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
 
 
 def gather_actions(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """``q (..., n, A)``, ``actions (..., n)`` -> the utilities of the actions ``(..., n)``."""
-    return q.gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+    """``q (..., n, A)``, ``actions (..., n)`` -> the utilities of the actions ``(..., n)``.
+
+    The leading axes broadcast: one row of utilities per population member serves all of its
+    sampled joint actions.
+    """
+    lead = torch.broadcast_shapes(q.shape[:-1], actions.shape)
+    index = actions.long().expand(lead).unsqueeze(-1)
+    return q.expand(*lead, q.shape[-1]).gather(-1, index).squeeze(-1)
 
 
 def increment_target(q_jt_u: torch.Tensor, q_jt_prev: torch.Tensor) -> torch.Tensor:
@@ -98,9 +111,9 @@ def td_lambda_targets(rewards, terminated, mask, next_values, gamma: float, lam:
 
     Parameters
     ----------
-    rewards, terminated, mask, next_values : Tensor, shape (B, T)
+    rewards, terminated, mask, next_values : Tensor, shape (..., T)
         Step t's reward, termination flag, whether step t exists, and the value of the state
-        after step t.
+        after step t; the leading axes broadcast.
 
     >>> r = torch.tensor([[1.0, 1.0]]); z = torch.zeros(1, 2); m = torch.ones(1, 2)
     >>> td_lambda_targets(r, z, m, torch.tensor([[10.0, 10.0]]), 0.5, 0.0).tolist()
@@ -110,14 +123,15 @@ def td_lambda_targets(rewards, terminated, mask, next_values, gamma: float, lam:
     """
     terminated = terminated.to(rewards.dtype)
     mask = mask.to(rewards.dtype)
-    T = rewards.shape[1]
-    out = torch.zeros_like(rewards)
-    later = torch.zeros_like(rewards[:, 0])
+    shape = torch.broadcast_shapes(rewards.shape, terminated.shape, mask.shape, next_values.shape)
+    T = shape[-1]
+    out = rewards.new_zeros(shape)
+    later = rewards.new_zeros(shape[:-1])
     for t in reversed(range(T)):
-        has_next = mask[:, t + 1] if t + 1 < T else torch.zeros_like(later)
-        boot = next_values[:, t] + has_next * lam * (later - next_values[:, t])
-        out[:, t] = rewards[:, t] + gamma * (1.0 - terminated[:, t]) * boot
-        later = out[:, t]
+        has_next = mask[..., t + 1] if t + 1 < T else torch.zeros_like(later)
+        boot = next_values[..., t] + has_next * lam * (later - next_values[..., t])
+        out[..., t] = rewards[..., t] + gamma * (1.0 - terminated[..., t]) * boot
+        later = out[..., t]
     return out
 
 
@@ -227,6 +241,13 @@ class Context:
 
     Time axis: ``T + 1`` stored steps; step tensors (``actions``, ``reward``, ``mask``) are cut
     to the first ``T``; ``*_next`` quantities are at ``1 .. T``.
+
+    Leading axes: ``(B,)`` episodes for a single learner, ``(P, B)`` members and episodes for a
+    population (:class:`stablepoint.rl.population.PopulationLearner`).  ``obs``, ``state`` and
+    ``avail_actions`` may keep size-1 leading axes where they are shared (the constant state of
+    a one-step game); ``reward``, ``actions``, ``terminated`` and ``filled`` have the full
+    leading shape.  Reductions go through :meth:`mean`: a scalar for one learner, one value per
+    member for a population.
     """
 
     def __init__(self, learner: "Learner", batch: dict, epsilon: float):
@@ -235,78 +256,115 @@ class Context:
         self.n_agents = learner.info.n_agents
         self.n_actions = learner.info.n_actions
         obs, state, avail = batch["obs"], batch["state"], batch["avail_actions"]
-        T = obs.shape[1] - 1
+        self.t_axis = batch["reward"].dim() - 1
+        T = batch["reward"].shape[-1] - 1
         self.T = T
         self.state_all = state
         self.avail_all = avail
-        self.state, self.state_next = state[:, :T], state[:, 1:]
-        self.avail, self.avail_next = avail[:, :T], avail[:, 1:]
-        self.actions = batch["actions"][:, :T]
-        self.actions_next = batch["actions"][:, 1:]
-        self.filled_next = batch["filled"][:, 1:]
-        self.reward = batch["reward"][:, :T]
-        self.terminated = batch["terminated"][:, :T].to(torch.float32)
-        self.mask = batch["filled"][:, :T].to(torch.float32)
-        self.n_valid = self.mask.sum().clamp(min=1.0)
+        self.state, self.state_next = self.now(state), self.later(state)
+        self.avail, self.avail_next = self.now(avail), self.later(avail)
+        self.actions = self.now(batch["actions"])
+        self.actions_next = self.later(batch["actions"])
+        self.filled_next = self.later(batch["filled"])
+        self.reward = self.now(batch["reward"])
+        self.terminated = self.now(batch["terminated"]).to(torch.float32)
+        self.mask = self.now(batch["filled"]).to(torch.float32)
+        self._sum_axes = tuple(range(self.t_axis - 1, self.t_axis + 1))
+        self.n_valid = self.mask.sum(dim=self._sum_axes).clamp(min=1.0)
 
-        inputs = learner.inputs(batch)
-        self.hidden = learner.unroll(learner.agent, inputs)
-        with torch.no_grad():
-            self.hidden_target = learner.unroll(learner.target_agent, inputs)
-        K = learner.algo.rounds
-        self.rounds = run_rounds(learner.agent, self.hidden, avail, K)
-        with torch.no_grad():
-            self.rounds_target = run_rounds(learner.target_agent, self.hidden_target, avail, K)
+        # A filled step that did not terminate bootstraps from the next state.  When none does
+        # (every episode of a one-step game), no next-step value is read: the online agents are
+        # unrolled over the steps taken only and the target networks are never run.
+        self.bootstraps = bool((self.mask * (1.0 - self.terminated)).any())
+        self._inputs = learner.inputs(batch)
+        seen = self._inputs if self.bootstraps else self._inputs.narrow(-3, 0, T)
+        self.hidden = learner.unroll(learner.agent, seen)
+        self.rounds = run_rounds(learner.agent, self.hidden, avail if self.bootstraps else self.avail, learner.algo.rounds)
         if learner.rnd is not None:
             with torch.no_grad():
                 self.reward = self.reward + learner.algo.rnd_beta * learner.rnd.error(self.state_next)
 
+    @cached_property
+    def hidden_target(self) -> torch.Tensor:
+        """The target agents' GRU states over all ``T + 1`` steps (computed when first read)."""
+        with torch.no_grad():
+            return self.learner.unroll(self.learner.target_agent, self._inputs)
+
+    @cached_property
+    def rounds_target(self) -> Rounds:
+        """The target agents' rounds (computed when first read)."""
+        with torch.no_grad():
+            return run_rounds(self.learner.target_agent, self.hidden_target, self.avail_all, self.learner.algo.rounds)
+
     # -- pieces --------------------------------------------------------------------------
 
+    def now(self, x: torch.Tensor) -> torch.Tensor:
+        """Steps ``0 .. T-1`` of a per-step tensor (the steps taken)."""
+        return x.narrow(self.t_axis, 0, self.T)
+
+    def later(self, x: torch.Tensor) -> torch.Tensor:
+        """Steps ``1 .. T`` of a per-step tensor (what follows each step taken)."""
+        return x.narrow(self.t_axis, 1, self.T)
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean of ``x (..., T)`` over the filled steps: a scalar, or ``(P,)`` for a population."""
+        return (self.mask * x).sum(dim=self._sum_axes) / self.n_valid
+
     def mixer_state(self, state, cond):
-        return state if cond is None else torch.cat([state, cond], dim=-1)
+        return state if cond is None else cat_features(state, cond)
 
     def q_tot(self, k: int, actions: torch.Tensor, *, target: bool = False, next_step: bool = False):
         """Q_tot of round k at ``actions (B, T, n)`` (online or target networks, now or next)."""
         rounds = self.rounds_target if target else self.rounds
         mixer = self.learner.target_mixer if target else self.learner.mixer
-        sl = slice(1, None) if next_step else slice(None, self.T)
-        q = rounds.qs[k][:, sl]
+        steps = self.later if next_step else self.now
+        q = steps(rounds.qs[k])
         cond = rounds.conds[k]
         state = self.state_next if next_step else self.state
         avail = self.avail_next if next_step else self.avail
         # the greedy action of the networks being evaluated decides ResQ's mask and QPLEX's V
-        greedy = rounds.greedy[k][:, sl]
+        greedy = steps(rounds.greedy[k])
         chosen = gather_actions(q, actions)
         ctx = MixContext.for_actions(actions, greedy, self.n_actions, max_qs=masked_max(q, avail))
-        return mixer(chosen, self.mixer_state(state, None if cond is None else cond[:, sl]), ctx)
+        return mixer(chosen, self.mixer_state(state, None if cond is None else steps(cond)), ctx)
 
     def greedy_next(self, k: int = 0) -> torch.Tensor:
         """Round k's next-step greedy action, from the online nets (double Q) or the target nets."""
         rounds = self.rounds if self.learner.algo.double_q else self.rounds_target
-        return rounds.greedy[k][:, 1:]
+        return self.later(rounds.greedy[k])
 
     def final_next(self) -> torch.Tensor:
         """The greedy final action at the next step (early termination with the online Q^_jt)."""
         rounds = self.rounds if self.learner.algo.double_q else self.rounds_target
-        sliced = Rounds([q[:, 1:] for q in rounds.qs], [g[:, 1:] for g in rounds.greedy], rounds.conds)
+        sliced = Rounds([self.later(q) for q in rounds.qs], [self.later(g) for g in rounds.greedy], rounds.conds)
         with torch.no_grad():
             final, _ = greedy_final(sliced, lambda a: self.learner.joint(self.state_next, a))
         return final
 
-    def returns(self, next_values):
+    def returns(self, next_values: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """TD(lambda) returns of the steps taken; ``next_values()`` gives the next states' values.
+
+        It is called only when some step bootstraps; otherwise every filled step's return is its
+        reward, which is what :func:`td_lambda_targets` gives for terminal steps (padding
+        steps, masked out of every loss, are left at their zero reward).
+        """
+        if not self.bootstraps:
+            return self.reward.clone()
         a = self.learner.algo
-        return td_lambda_targets(self.reward, self.terminated, self.mask, next_values, self.learner.gamma, a.td_lambda)
+        return td_lambda_targets(self.reward, self.terminated, self.mask, next_values(), self.learner.gamma, a.td_lambda)
 
     def sample_centralized(self, greedy: torch.Tensor) -> torch.Tensor:
-        """Joint actions ~ centralized epsilon-greedy around ``greedy`` (MRVF Eq. 8)."""
-        gen = self.learner.generator
-        avail = self.avail
-        u = torch.rand(avail.shape, generator=gen, device=avail.device)
-        random_joint = (u * avail).argmax(dim=-1)  # uniform over each agent's available actions
+        """Joint actions ~ centralized epsilon-greedy around ``greedy`` (MRVF Eq. 8), one per step.
+
+        ``greedy`` may be shared along leading axes (one greedy action per member); the sample
+        has the full leading shape of the steps.
+        """
+        steps = self.reward.shape
+        u = self.learner.rand((*steps, self.n_agents, self.n_actions))
+        random_joint = (u * self.avail).argmax(dim=-1)  # uniform over each agent's available actions
         eps = self.learner.algo.sample_epsilon
         eps = self.epsilon if eps < 0 else eps
-        explore = torch.rand(greedy.shape[:-1], generator=gen, device=avail.device) < eps
+        explore = self.learner.rand(steps) < eps
         return torch.where(explore.unsqueeze(-1), random_joint, greedy)
 
 
@@ -325,30 +383,30 @@ class Fitted:
 
 def _target_td(ctx: Context, k: int) -> Fitted:
     with torch.no_grad():
-        nxt = ctx.q_tot(k, ctx.greedy_next(k), target=True, next_step=True)
-        return Fitted(ctx.actions, ctx.returns(nxt))
+        return Fitted(ctx.actions, ctx.returns(lambda: ctx.q_tot(k, ctx.greedy_next(k), target=True, next_step=True)))
 
 
 def _target_sarsa(ctx: Context, k: int) -> Fitted:
-    with torch.no_grad():
+    def nxt():
         # after a time-limit cut no next action was taken: fall back to the greedy one
         a_next = torch.where(ctx.filled_next.unsqueeze(-1), ctx.actions_next, ctx.greedy_next(k))
-        nxt = ctx.q_tot(k, a_next, target=True, next_step=True)
+        return ctx.q_tot(k, a_next, target=True, next_step=True)
+
+    with torch.no_grad():
         return Fitted(ctx.actions, ctx.returns(nxt))
 
 
 def _target_central(ctx: Context, k: int) -> Fitted:
     with torch.no_grad():
-        nxt = ctx.learner.target_joint(ctx.state_next, ctx.greedy_next(k))
-        return Fitted(ctx.actions, ctx.returns(nxt))
+        return Fitted(ctx.actions, ctx.returns(lambda: ctx.learner.target_joint(ctx.state_next, ctx.greedy_next(k))))
 
 
 def _target_joint_value(ctx: Context, k: int) -> Fitted:
     with torch.no_grad():
-        actions = ctx.sample_centralized(ctx.rounds.greedy[k][:, : ctx.T])
+        actions = ctx.sample_centralized(ctx.now(ctx.rounds.greedy[k]))
         value = ctx.learner.joint(ctx.state, actions)
-        if k > 0:
-            value = increment_target(value, ctx.learner.joint(ctx.state, ctx.rounds.greedy[k - 1][:, : ctx.T]))
+        if k > 0 and ctx.learner.algo.increment:
+            value = increment_target(value, ctx.learner.joint(ctx.state, ctx.now(ctx.rounds.greedy[k - 1])))
         return Fitted(actions, value)
 
 
@@ -368,8 +426,10 @@ def _weight_uniform(ctx, k, fitted, q_tot):
 def _weight_cw(ctx, k, fitted, q_tot):
     # Centrally-weighted QMIX: full weight where the target beats Q*(s, ubar) or u = ubar.
     with torch.no_grad():
-        greedy = ctx.rounds.greedy[k][:, : ctx.T]
-        best = ctx.learner.joint(ctx.state, greedy)
+        greedy = ctx.now(ctx.rounds.greedy[k])
+        # the WQMIX code scores ubar with the target Q*; the online one is the paper's reading
+        joint = ctx.learner.target_joint if ctx.learner.algo.cw_target else ctx.learner.joint
+        best = joint(ctx.state, greedy)
         keep = (fitted.target > best) | (fitted.actions == greedy).all(dim=-1)
         return torch.where(keep, torch.ones_like(q_tot), torch.full_like(q_tot, ctx.learner.algo.alpha))
 
@@ -388,16 +448,15 @@ LOSS_WEIGHTS: dict[str, Callable] = {"uniform": _weight_uniform, "cw": _weight_c
 def _aux_joint_td(ctx: Context) -> dict:
     learner = ctx.learner
     with torch.no_grad():
-        y = ctx.returns(learner.target_joint(ctx.state_next, ctx.final_next()))
+        y = ctx.returns(lambda: learner.target_joint(ctx.state_next, ctx.final_next()))
     q = learner.joint(ctx.state, ctx.actions)
-    loss = (ctx.mask * (q - y) ** 2).sum() / ctx.n_valid
-    return {"joint_td": loss}
+    return {"joint_td": ctx.mean((q - y) ** 2)}
 
 
 def _aux_qtran(ctx: Context) -> dict:
     learner, a = ctx.learner, ctx.learner.algo
-    q = ctx.rounds.qs[0][:, : ctx.T]
-    greedy = ctx.rounds.greedy[0][:, : ctx.T]
+    q = ctx.now(ctx.rounds.qs[0])
+    greedy = ctx.now(ctx.rounds.greedy[0])
     v = learner.mixer.state_value(ctx.state)
     with torch.no_grad():
         jt_greedy = learner.joint(ctx.state, greedy)
@@ -405,14 +464,14 @@ def _aux_qtran(ctx: Context) -> dict:
     opt = gather_actions(q, greedy).sum(-1) - jt_greedy + v
     nopt = torch.clamp(gather_actions(q, ctx.actions).sum(-1) - jt_taken + v, max=0.0)
     return {
-        "qtran_opt": a.qtran_lambda_opt * (ctx.mask * opt**2).sum() / ctx.n_valid,
-        "qtran_nopt": a.qtran_lambda_nopt * (ctx.mask * nopt**2).sum() / ctx.n_valid,
+        "qtran_opt": a.qtran_lambda_opt * ctx.mean(opt**2),
+        "qtran_nopt": a.qtran_lambda_nopt * ctx.mean(nopt**2),
     }
 
 
 def _aux_rnd(ctx: Context) -> dict:
     err = ctx.learner.rnd.error(ctx.state_next)
-    return {"rnd": (ctx.mask * err).sum() / ctx.n_valid}
+    return {"rnd": ctx.mean(err)}
 
 
 #: auxiliary-loss name -> ``ctx -> {loss name: scalar tensor}``.
@@ -420,12 +479,24 @@ AUX_LOSSES: dict[str, Callable[[Context], dict]] = {
     "joint_td": _aux_joint_td,
     "qtran": _aux_qtran,
     "rnd": _aux_rnd,
+    "na2q_vae": na2q_aux,
 }
 
 
 # ----------------------------------------------------------------------------------------
 # The learner
 # ----------------------------------------------------------------------------------------
+
+
+def make_optimizer(algo: AlgoConfig, params, **options) -> torch.optim.Optimizer:
+    """The algorithm's optimizer over ``params``: Adam, or RMSprop with PyMARL's alpha and eps.
+
+    Both act elementwise, so one optimizer over stacked population parameters is P
+    independent optimizers (``options`` such as ``fused=True`` only change the kernel).
+    """
+    if algo.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=algo.lr, alpha=algo.optim_alpha, eps=algo.optim_eps, **options)
+    return torch.optim.Adam(params, lr=algo.lr, **options)
 
 
 class Learner:
@@ -440,7 +511,7 @@ class Learner:
         Discount.
     device : str or torch.device
     seed : int
-        Seeds the generator used for MRVF's per-round action sampling.
+        Keys the random stream of MRVF's per-round action sampling.
 
     Examples
     --------
@@ -469,17 +540,37 @@ class Learner:
             if net is not None:
                 net.requires_grad_(False)
         self.params = [p for m in self.modules() for p in m.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.Adam(self.params, lr=algo.lr)
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(int(seed))
-        self.target_fn = TARGETS[algo.target]
-        self.weight_fn = LOSS_WEIGHTS[algo.loss_weight]
-        self.aux_fns = [AUX_LOSSES[name] for name in algo.aux_losses]
+        self.optimizer = make_optimizer(algo, self.params)
+        # MRVF's per-round sampling draws from a counter-based stream, so a population member
+        # (stablepoint.rl.population) draws exactly the numbers this learner would
+        self.stream_key = stream_keys([int(seed)], LEARNER_STREAM, device=self.device)
+        self.draws = 0
+        self._bind_components()
         self.n_updates = 0
+
+    def _bind_components(self) -> None:
+        self.target_fn = TARGETS[self.algo.target]
+        self.weight_fn = LOSS_WEIGHTS[self.algo.loss_weight]
+        self.aux_fns = [AUX_LOSSES[name] for name in self.algo.aux_losses]
 
     def modules(self) -> list[nn.Module]:
         """The trained networks (agent, mixer, and the joint / RND networks when present)."""
         return [m for m in (self.agent, self.mixer, self.joint, self.rnd) if m is not None]
+
+    #: network attributes, in checkpoint order (those that are None are skipped)
+    NETWORKS = ("agent", "mixer", "joint", "rnd", "target_agent", "target_mixer", "target_joint")
+
+    def rand(self, shape) -> torch.Tensor:
+        """Uniform [0, 1) numbers of shape ``shape`` from the learner's own stream (MRVF's pi_k)."""
+        u = uniform(self.stream_key, self.draws, shape)[0]
+        self.draws += 1
+        return u
+
+    def randn(self, shape) -> torch.Tensor:
+        """Standard normal numbers from the learner's stream (Box-Muller on two uniform draws)."""
+        u1 = self.rand(shape) + 2.0**-25  # in (0, 1): the log stays finite
+        u2 = self.rand(shape)
+        return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * torch.pi * u2)
 
     # -- shared forward pieces -----------------------------------------------------------
 
@@ -493,15 +584,13 @@ class Learner:
 
     @staticmethod
     def unroll(agent: RNNAgent, inputs: torch.Tensor) -> torch.Tensor:
-        """GRU states ``(B, T+1, n, H)`` for inputs ``(B, T+1, n, D)`` (one pass over time)."""
-        B, T1, n, _ = inputs.shape
-        h = agent.init_hidden(B * n, inputs.device)
+        """GRU states ``(..., T+1, n, H)`` for inputs ``(..., T+1, n, D)`` (one pass over time)."""
+        h = None  # the zero state, which a stacked cell can skip multiplying
         out = []
-        for t in range(T1):
-            h = agent.recur(inputs[:, t].reshape(B * n, -1), h)
+        for t in range(inputs.shape[-3]):
+            h = agent.recur(inputs[..., t, :, :], h)
             out.append(h)
-        # Each h is (B*n, H) with agents fastest; regroup per step before stacking over time.
-        return torch.stack([o.view(B, n, -1) for o in out], dim=1)
+        return torch.stack(out, dim=-3)
 
     # -- the loop body -------------------------------------------------------------------
 
@@ -512,28 +601,38 @@ class Learner:
         """
         ctx = Context(self, batch, epsilon)
         losses: dict[str, torch.Tensor] = {}
-        stats: dict[str, float] = {}
+        stats: dict[str, torch.Tensor] = {}
         if self.algo.tot_loss:
             for k in range(self.algo.rounds):
                 fitted = self.target_fn(ctx, k)
                 q_tot = ctx.q_tot(k, fitted.actions)
                 w = self.weight_fn(ctx, k, fitted, q_tot)
                 err = q_tot - fitted.target
-                losses[f"tot_r{k + 1}" if self.algo.rounds > 1 else "tot"] = (ctx.mask * w * err**2).sum() / ctx.n_valid
-                stats[f"train/q_tot_r{k + 1}"] = float((ctx.mask * q_tot.detach()).sum() / ctx.n_valid)
-                stats[f"train/target_r{k + 1}"] = float((ctx.mask * fitted.target).sum() / ctx.n_valid)
+                losses[f"tot_r{k + 1}" if self.algo.rounds > 1 else "tot"] = ctx.mean(w * err**2)
+                stats[f"train/q_tot_r{k + 1}"] = ctx.mean(q_tot.detach())
+                stats[f"train/target_r{k + 1}"] = ctx.mean(fitted.target)
         for fn in self.aux_fns:
             losses.update(fn(ctx))
         loss = sum(losses.values())
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.algo.grad_norm_clip)
+        # a population's losses are one per member over disjoint parameters: their sum has each
+        # member's own gradient
+        loss.sum().backward()
+        grad_norm = self.clip_gradients()
         self.optimizer.step()
         self.n_updates += 1
-        stats.update({f"losses/{name}": float(v.detach()) for name, v in losses.items()})
-        stats["losses/total"] = float(loss.detach())
-        stats["train/grad_norm"] = float(grad_norm)
-        return stats
+        stats.update({f"losses/{name}": v.detach() for name, v in losses.items()})
+        stats["losses/total"] = loss.detach()
+        stats["train/grad_norm"] = grad_norm
+        return self.report(stats)
+
+    def clip_gradients(self) -> torch.Tensor:
+        """Clip the global gradient norm to ``grad_norm_clip``; return the norm before clipping."""
+        return torch.nn.utils.clip_grad_norm_(self.params, self.algo.grad_norm_clip)
+
+    def report(self, stats: dict[str, torch.Tensor]) -> dict[str, float]:
+        """Update statistics as plain floats (a population keeps one tensor entry per member)."""
+        return {k: float(v) for k, v in stats.items()}
 
     def update_targets(self) -> None:
         """Hard copy of the online networks into the target networks."""
@@ -545,26 +644,18 @@ class Learner:
     # -- checkpoints ---------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        nets = {
-            "agent": self.agent,
-            "mixer": self.mixer,
-            "joint": self.joint,
-            "rnd": self.rnd,
-            "target_agent": self.target_agent,
-            "target_mixer": self.target_mixer,
-            "target_joint": self.target_joint,
-        }
+        nets = {key: getattr(self, key) for key in self.NETWORKS}
         out = {k: v.state_dict() for k, v in nets.items() if v is not None}
         out["optimizer"] = self.optimizer.state_dict()
-        out["generator"] = self.generator.get_state()
+        out["draws"] = self.draws
         out["n_updates"] = self.n_updates
         return out
 
     def load_state_dict(self, state: dict) -> None:
-        for key in ("agent", "mixer", "joint", "rnd", "target_agent", "target_mixer", "target_joint"):
+        for key in self.NETWORKS:
             net = getattr(self, key)
             if net is not None:
                 net.load_state_dict(state[key])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"].cpu() if hasattr(state["generator"], "cpu") else state["generator"])
+        self.draws = int(state.get("draws", 0))
         self.n_updates = int(state["n_updates"])

@@ -8,7 +8,10 @@ Every mixer has the same call: ``mixer(chosen_qs, state, ctx) -> q_tot`` with
   action one-hot, the agents' maximum utilities, whether the joint action is the current
   greedy one).
 
-and returns ``(...,)``.  The forms, with ubar the greedy joint action of the utilities:
+and returns ``(...,)``.  Forwards never merge leading axes and broadcast them (``state`` may
+be shared, size 1, along axes where ``chosen_qs`` varies), so one mixer class serves a single
+learner, whose leading axes are (batch, time), and a stacked population
+(:mod:`stablepoint.rl.stacked`), whose leading axis is the member.  The forms, with ubar the greedy joint action of the utilities:
 
 =============  ==============================================================================
 ``vdn``        Q_tot = sum_i Q_i                                   (Sunehag et al. 2017)
@@ -18,6 +21,8 @@ and returns ``(...,)``.  The forms, with ubar the greedy joint action of the uti
                A_i = w_i (Q_i - max Q_i) <= 0, w_i, lambda_i > 0  (MRVF Eq. 27)
 ``qtran``      Q'_jt = sum_i Q_i, plus a state value V(s) read by the QTRAN losses
 ``resq``       Q_tot = Q_mon + w_r Q_r, Q_r <= 0, w_r = 0 at ubar (MRVF Eq. 24-25)
+``na2q``       Q_tot = sum_k alpha_k f_k + V(s), monotone shape functions of single utilities and
+               pairs, attention credits (Liu et al. 2023; :mod:`stablepoint.rl.na2q`)
 =============  ==============================================================================
 
 :class:`JointQ` is the unrestricted joint-action network Q^_jt(s, u) (MRVF Sec. 4.2,
@@ -33,13 +38,15 @@ WQMIX's Q*, QTRAN's Q_jt): it reads the state and the whole joint action.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 import torch
 from torch import nn
 
 from stablepoint.errors import SettingsError
-from stablepoint.rl.agents import joint_onehot
+from stablepoint.rl.agents import cat_features, joint_onehot
+from stablepoint.rl.na2q import NA2QMixer
 
 __all__ = [
     "MixContext",
@@ -63,17 +70,24 @@ class MixContext:
 
     Attributes
     ----------
-    actions_onehot : Tensor, shape (..., n_agents * n_actions)
+    actions : Tensor of int, shape (..., n_agents)
         The joint action being scored.
+    n_actions : int
     max_qs : Tensor, shape (..., n_agents)
         Each agent's maximum utility over its available actions.
     is_greedy : Tensor of bool, shape (...,)
         Whether the joint action equals the current greedy joint action ubar.
     """
 
-    actions_onehot: torch.Tensor
+    actions: torch.Tensor
+    n_actions: int
     max_qs: torch.Tensor
     is_greedy: torch.Tensor
+
+    @cached_property
+    def actions_onehot(self) -> torch.Tensor:
+        """The joint action one-hot ``(..., n_agents * n_actions)``, built when a mixer reads it."""
+        return joint_onehot(self.actions, self.n_actions)
 
     @classmethod
     def for_actions(cls, actions, greedy, n_actions, max_qs=None, chosen=None):
@@ -86,7 +100,7 @@ class MixContext:
         if max_qs is None:
             max_qs = chosen if chosen is not None else torch.zeros(actions.shape, dtype=torch.float32, device=actions.device)
         is_greedy = (actions == greedy.long()).all(dim=-1)
-        return cls(joint_onehot(actions, n_actions), max_qs, is_greedy)
+        return cls(actions, int(n_actions), max_qs, is_greedy)
 
 
 def _mlp(sizes, final_act=False):
@@ -127,15 +141,10 @@ class QMixer(nn.Module):
         return torch.abs(w) if self.monotone else w
 
     def forward(self, chosen_qs, state, ctx=None):
-        lead = chosen_qs.shape[:-1]
-        q = chosen_qs.reshape(-1, 1, self.n_agents)
-        s = state.reshape(q.shape[0], -1)
-        w1 = self._sign(self.hyper_w1(s)).view(-1, self.n_agents, self.embed)
-        b1 = self.hyper_b1(s).view(-1, 1, self.embed)
-        hidden = nn.functional.elu(torch.bmm(q, w1) + b1)
-        w2 = self._sign(self.hyper_w2(s)).view(-1, self.embed, 1)
-        b2 = self.hyper_b2(s).view(-1, 1, 1)
-        return (torch.bmm(hidden, w2) + b2).reshape(lead)
+        w1 = self._sign(self.hyper_w1(state)).unflatten(-1, (self.n_agents, self.embed))
+        hidden = nn.functional.elu((chosen_qs.unsqueeze(-2) @ w1).squeeze(-2) + self.hyper_b1(state))
+        w2 = self._sign(self.hyper_w2(state))
+        return (hidden * w2).sum(dim=-1) + self.hyper_b2(state).squeeze(-1)
 
 
 class QPLEXMixer(nn.Module):
@@ -157,7 +166,7 @@ class QPLEXMixer(nn.Module):
         w = torch.abs(self.w(state)) + _POSITIVE_FLOOR
         v = w * ctx.max_qs + self.b(state)
         adv = w * (chosen_qs - ctx.max_qs)
-        lam = torch.abs(self.lam(torch.cat([state, ctx.actions_onehot], dim=-1))) + _POSITIVE_FLOOR
+        lam = torch.abs(self.lam(cat_features(state, ctx.actions_onehot))) + _POSITIVE_FLOOR
         return v.sum(dim=-1) + (lam * adv).sum(dim=-1)
 
 
@@ -193,7 +202,7 @@ class ResQMixer(nn.Module):
 
     def parts(self, chosen_qs, state, ctx):
         q_mon = self.mon(chosen_qs, state)
-        q_r = -torch.abs(self.res(torch.cat([state, ctx.actions_onehot], dim=-1)).squeeze(-1))
+        q_r = -torch.abs(self.res(cat_features(state, ctx.actions_onehot)).squeeze(-1))
         return q_mon, q_r
 
     def forward(self, chosen_qs, state, ctx):
@@ -219,7 +228,7 @@ class JointQ(nn.Module):
 
     def forward(self, state, actions):
         """``state (..., state_dim)``, ``actions (..., n_agents)`` int -> ``(...,)``."""
-        return self.net(torch.cat([state, joint_onehot(actions, self.n_actions)], dim=-1)).squeeze(-1)
+        return self.net(cat_features(state, joint_onehot(actions, self.n_actions))).squeeze(-1)
 
 
 def _nonmono(n_agents, n_actions, state_dim, mixing_embed=32, hypernet_embed=64):
@@ -234,6 +243,7 @@ MIXERS: dict[str, Callable[..., nn.Module]] = {
     "qplex": QPLEXMixer,
     "qtran": QTRANMixer,
     "resq": ResQMixer,
+    "na2q": NA2QMixer,
 }
 
 

@@ -195,10 +195,22 @@ def matrix_tables(learner: Learner, env) -> MatrixTables:
     )
 
 
-class _Metrics:
-    """JSONL rows + optional TensorBoard; on resume drops rows written after the checkpoint."""
+def _summary_writer():
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is an optional extra
+        return None
+    return SummaryWriter
 
-    def __init__(self, run_dir: Path, use_tb: bool, resume_t: int | None):
+
+class _Metrics:
+    """JSONL rows + optional TensorBoard; on resume drops rows written after the checkpoint.
+
+    ``live_tensorboard=False`` (population members: one writer thread per member would not
+    scale) writes the TensorBoard events once, from the JSONL rows, at :meth:`close`.
+    """
+
+    def __init__(self, run_dir: Path, use_tb: bool, resume_t: int | None, live_tensorboard: bool = True):
         self.path = run_dir / "metrics.jsonl"
         if resume_t is None:
             self.path.write_text("")
@@ -206,13 +218,9 @@ class _Metrics:
             kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["t_env"] <= resume_t]
             self.path.write_text("".join(line + "\n" for line in kept))
         self.tb = None
-        if use_tb:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is an optional extra
-                SummaryWriter = None
-            if SummaryWriter is not None:
-                self.tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_t)
+        self.tb_at_close = use_tb and not live_tensorboard and _summary_writer() is not None
+        if use_tb and live_tensorboard and _summary_writer() is not None:
+            self.tb = _summary_writer()(str(run_dir / "tb"), purge_step=resume_t)
 
     def log(self, t_env: int, values: dict) -> None:
         row = {"t_env": int(t_env), **{k: float(v) for k, v in values.items()}}
@@ -226,6 +234,16 @@ class _Metrics:
         if self.tb is not None:
             self.tb.close()
         rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
+        if self.tb_at_close:
+            import shutil
+
+            shutil.rmtree(self.path.parent / "tb", ignore_errors=True)
+            writer = _summary_writer()(str(self.path.parent / "tb"))
+            for row in rows:
+                for key, value in row.items():
+                    if key != "t_env":
+                        writer.add_scalar(key, float(value), int(row["t_env"]))
+            writer.close()
         keys = list(dict.fromkeys(k for row in rows for k in row))
         with (self.path.parent / "metrics.csv").open("w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=keys)
@@ -294,6 +312,10 @@ def train(
     checkpoint = None
     if resume and ckpt_path.exists():
         checkpoint = torch.load(ckpt_path, map_location=device, weights_only=False)
+        if "population" in checkpoint:
+            raise SettingsError(
+                f"{run_dir}: trained as a member of a population; resume it with stablepoint sweep (vectorize: true)"
+            )
         saved = load_config(run_dir / "config.yaml")
         if dataclasses.replace(saved, steps=cfg.steps, device=cfg.device) != dataclasses.replace(
             cfg, steps=cfg.steps, device=cfg.device
