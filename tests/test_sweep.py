@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -67,8 +68,9 @@ def _rows(run_dir: Path) -> list[dict]:
 
 
 def test_sweep_runs_with_one_command_and_resumes_after_kill_with_nothing_lost(tmp_path):
+    # every cell on its own (vectorize: false); populations are tested below
     # reference: one command, a local process pool of 2 workers, never interrupted
-    ref_file = write_sweep(tmp_path / "ref.yaml", tmp_path / "ref")
+    ref_file = write_sweep(tmp_path / "ref.yaml", tmp_path / "ref", vectorize=False)
     result = CliRunner().invoke(main, ["sweep", str(ref_file), "--workers", "2", "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "4 runs in" in result.output and "finished 4" in result.output
@@ -78,7 +80,7 @@ def test_sweep_runs_with_one_command_and_resumes_after_kill_with_nothing_lost(tm
 
     # the same sweep elsewhere, "killed" deterministically in the third run (qmix, seed 0) at t_env 104,
     # after its checkpoint at t_env 80 and before it finishes
-    spec = load_sweep(write_sweep(tmp_path / "kill.yaml", tmp_path / "kill"))
+    spec = load_sweep(write_sweep(tmp_path / "kill.yaml", tmp_path / "kill", vectorize=False))
     runs = expand(spec)
 
     def killer(name, t_env, total, latest):
@@ -152,3 +154,59 @@ def test_ray_backend_runs_the_same_sweep(tmp_path):
         fa = json.loads((Path(a.run_dir) / "final.json").read_text())
         fb = json.loads((Path(b.run_dir) / "final.json").read_text())
         assert fa["matrix"] == fb["matrix"] and fa["test"] == fb["test"]
+
+
+def test_vectorized_sweep_trains_populations_and_resumes_after_kill_with_nothing_lost(tmp_path):
+    """Matrix cells of one algorithm train as one population; a kill loses and duplicates nothing."""
+    from stablepoint.rl.sweep import plan
+
+    extra = {"envs": ["matrix:table5", "matrix:qtran"], "algos": ["vdn", "mrvf"]}
+    ref_file = write_sweep(tmp_path / "ref.yaml", tmp_path / "ref", **extra)
+    ref_spec = load_sweep(ref_file)
+    ref_runs = expand(ref_spec)
+    jobs = plan(ref_spec, ref_runs)
+    assert [len(j) for j in jobs] == [4, 4]  # 2 games x 2 seeds per algorithm
+    assert {r.config["algo"]["name"] for r in jobs[1]} == {"mrvf"}
+    result = CliRunner().invoke(main, ["sweep", str(ref_file), "--workers", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "finished 8" in result.output
+    for run in ref_runs:
+        final = json.loads((run.run_dir / "final.json").read_text())
+        assert final["trainer"] == {"kind": "population", "members": 4} and final["t_env"] == 160
+
+    spec = load_sweep(write_sweep(tmp_path / "kill.yaml", tmp_path / "kill", **extra))
+    runs = expand(spec)
+
+    def killer(name, t_env, total, latest):  # the mrvf population, after its checkpoint at 80
+        if name == runs[4].name and t_env >= 104:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, workers=1, progress=killer)
+    assert [run_status(r) for r in runs] == ["done"] * 4 + ["checkpoint"] * 4
+    resumed = run_sweep(spec, workers=1)
+    assert [o.status for o in resumed.outcomes] == ["skipped"] * 4 + ["resumed"] * 4
+    assert {o.resumed_from for o in resumed.outcomes[4:]} == {80}
+    for ref, run in zip(ref_runs, runs):
+        assert _rows(run.run_dir) == _rows(ref.run_dir), run.name
+        a = json.loads((ref.run_dir / "final.json").read_text())
+        b = json.loads((run.run_dir / "final.json").read_text())
+        assert b["test"] == a["test"] and b["matrix"] == a["matrix"] and b["n_updates"] == a["n_updates"]
+        csv_rows = (run.run_dir / "metrics.csv").read_text().splitlines()
+        assert len(csv_rows) == len(_rows(run.run_dir)) + 1  # one row per JSONL row, no duplicates
+    assert {o.status for o in run_sweep(spec, workers=1).outcomes} == {"skipped"}
+
+
+def test_sweep_file_settings_for_populations(tmp_path):
+    spec = sweep_from_dict({"out": "o", "algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 3,
+                            "profile": "pymarl", "population_size": 2})
+    runs = expand(spec)
+    assert {r.config["profile"] for r in runs} == {"pymarl"} and runs[0].config["env"]["n_envs"] == 1
+    from stablepoint.rl.sweep import plan
+
+    assert [len(j) for j in plan(spec, runs)] == [2, 1]
+    assert [len(j) for j in plan(dataclasses.replace(spec, vectorize=False), runs)] == [1, 1, 1]
+    for bad, message in (({"vectorize": "yes"}, "vectorize"), ({"population_size": 0}, "population_size"),
+                         ({"profile": "nope"}, "unknown profile")):
+        with pytest.raises(SettingsError, match=message):
+            expand(sweep_from_dict({"out": "o", "algos": ["qmix"], "envs": ["matrix:table5"], "seeds": 1, **bad}))

@@ -48,7 +48,8 @@ def _row_json(r) -> dict:
 @click.option("--no-analysis", is_flag=True, help="Skip the exact stable-point analysis.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads per run (default 1).")
 @click.option("--jobs", type=int, default=1, show_default=True, help="Training runs in parallel (processes).")
-def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_analysis, threads, jobs):
+@click.option("--profile", default="default", show_default=True, help="Training settings profile (default, pymarl).")
+def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_analysis, threads, jobs, profile):
     """Train each algorithm on each GAME for SEEDS seeds and compare with the exact prediction.
 
     Finished runs are reread and interrupted ones resume, so rerunning a stopped command
@@ -87,7 +88,7 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
 
             result = run_confirm(
                 game, names, seeds, steps=steps, out=out, analyze_stable=not no_analysis,
-                train_overrides=settings, progress=progress, jobs=jobs,
+                train_overrides=settings, progress=progress, jobs=jobs, profile=profile,
             )
             results.append(result)
             tqdm.write(render_text(result))
@@ -96,7 +97,7 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
                 Path(markdown).write_text(render_cross_check(cross, command))
             if json_path:
                 Path(json_path).write_text(json.dumps(
-                    {"command": command, "steps": steps,
+                    {"command": command, "steps": steps, "profile": profile,
                      "games": [{"game": r.game, "rows": [_row_json(row) for row in r.rows]} for r in results]},
                     indent=1,
                 ))

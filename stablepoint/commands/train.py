@@ -23,8 +23,10 @@ import click
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default 1).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a training setting (e.g. --set epsilon_anneal_steps=5000); repeatable.")
+@click.option("--profile", default="default", show_default=True,
+              help="Training settings profile: default, or pymarl (MRVF Table 9 as PyMARL runs it).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(env, algo, seed, steps, out, run_name, resume, device, threads, overrides, no_progress):
+def train(env, algo, seed, steps, out, run_name, resume, device, threads, overrides, no_progress, profile):
     """Train ALGO on ENV; writes config, metrics, TensorBoard events, checkpoints and final.json."""
     from stablepoint.rl.config import make_config
     from stablepoint.rl.train import train as run_training
@@ -36,7 +38,8 @@ def train(env, algo, seed, steps, out, run_name, resume, device, threads, overri
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
         settings[key.strip()] = _scalar(value.strip())
     cfg = make_config(
-        env, algo, seed=seed, steps=steps, out=out, run_name=run_name, device=device, torch_threads=threads, **settings
+        env, algo, profile=profile, seed=seed, steps=steps, out=out, run_name=run_name, device=device,
+        torch_threads=threads, **settings
     )
     if no_progress:
         result = run_training(cfg, resume=resume)

@@ -165,6 +165,7 @@ class ConfirmResult:
     payoff: Payoff
     steps: int
     rows: tuple[AlgoConfirmation, ...]
+    profile: str = "default"
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,16 @@ def predicted_ends(graph: nx.DiGraph, kinds, attractors, start) -> frozenset:
     return frozenset(ends)
 
 
-def _train_one(job) -> SeedOutcome:
-    """Train (or finish, or reread) one run; top level so process pools can pickle it."""
-    from stablepoint.rl.train import train  # sets the run's torch thread count itself
+def _train_seeds(job) -> list[SeedOutcome]:
+    """Train (or finish, or reread) one algorithm's seeds as one population; top level for pools."""
+    from stablepoint.rl.population import train_population  # sets the torch thread count itself
 
-    cfg, progress = job
-    result = train(cfg, resume=True, progress=progress)
-    return SeedOutcome(
-        cfg.seed, tuple(result.matrix.greedy), float(result.test["test/return_mean"]), str(result.run_dir),
-        result.initial_greedy,
-    )
+    cfgs, progress = job
+    results = train_population(cfgs, resume=True, progress=progress)
+    return [
+        SeedOutcome(cfg.seed, tuple(r.matrix.greedy), float(r.test["test/return_mean"]), str(r.run_dir), r.initial_greedy)
+        for cfg, r in zip(cfgs, results)
+    ]
 
 
 def _analyze_one(job) -> tuple:
@@ -287,6 +288,7 @@ def confirm(
     train_overrides: dict | None = None,
     progress: Callable[[str, int, int, int], None] | None = None,
     jobs: int = 1,
+    profile: str = "default",
 ) -> ConfirmResult:
     """Train each algorithm on ``matrix:<game>`` for each seed and compare with the analysis.
 
@@ -316,7 +318,10 @@ def confirm(
         per finished run, with ``t_env = steps``).
     jobs : int
         Processes shared by the training runs and the exact analyses (one torch thread
-        per run unless ``train_overrides`` says otherwise).
+        per run unless ``train_overrides`` says otherwise).  Each algorithm's seeds train
+        together as one population.
+    profile : str
+        The training settings profile (``default`` or ``pymarl``).
     """
     payoff = get_game(game)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -328,7 +333,8 @@ def confirm(
     out_dir = Path(out) / _slug(game)
     settings = {"tensorboard": False, **dict(train_overrides or {})}
     configs = {
-        (algo, seed): make_config(f"matrix:{game}", algo, seed=seed, steps=steps, out=str(out_dir), **settings)
+        (algo, seed): make_config(f"matrix:{game}", algo, profile=profile, seed=seed, steps=steps, out=str(out_dir),
+                                  **settings)
         for algo in algos
         for seed in seed_list
     }
@@ -340,20 +346,25 @@ def confirm(
             cache = out_dir / f"analysis__{_slug(name)}__{_digest(method_settings)}.json"
             analyses.setdefault(_key(name, method_settings), (payoff, name, method_settings, str(cache)))
     outcomes: dict[tuple[str, int], SeedOutcome] = {}
+    # all seeds of one algorithm train as one population (stablepoint.rl.population)
+    populations = {algo: [configs[algo, seed] for seed in seed_list] for algo in algos}
     if jobs == 1:
-        for (algo, seed), cfg in configs.items():
-            cb = None if progress is None else (lambda t, total, _latest, a=algo, s=seed: progress(a, s, t, total))
-            outcomes[algo, seed] = _train_one((cfg, cb))
+        for algo, cfgs in populations.items():
+            cb = None if progress is None else (
+                lambda t, total, _latest, a=algo: [progress(a, s, t, total) for s in seed_list])
+            for seed, outcome in zip(seed_list, _train_seeds((cfgs, cb))):
+                outcomes[algo, seed] = outcome
         predictions = {key: _analyze_one(job) for key, job in analyses.items()}
     else:
         with ProcessPoolExecutor(jobs) as pool:
             # The analyses go first: on 3x5 games MRVF's is the longest single task.
             pending = {key: pool.submit(_analyze_one, job) for key, job in analyses.items()}
-            futures = {key: pool.submit(_train_one, (cfg, None)) for key, cfg in configs.items()}
-            for (algo, seed), fut in futures.items():
-                outcomes[algo, seed] = fut.result()
-                if progress is not None:
-                    progress(algo, seed, steps, steps)
+            futures = {algo: pool.submit(_train_seeds, (cfgs, None)) for algo, cfgs in populations.items()}
+            for algo, fut in futures.items():
+                for seed, outcome in zip(seed_list, fut.result()):
+                    outcomes[algo, seed] = outcome
+                    if progress is not None:
+                        progress(algo, seed, steps, steps)
             predictions = {key: fut.result() for key, fut in pending.items()}
     rows = []
     for algo in algos:
@@ -375,7 +386,7 @@ def confirm(
                 start_eps, starts, explored,
             )
         )
-    return ConfirmResult(game, payoff, steps, tuple(rows))
+    return ConfirmResult(game, payoff, steps, tuple(rows), profile)
 
 
 def start_epsilon(cfg: TrainConfig) -> float:
@@ -508,7 +519,7 @@ def render_markdown(result: ConfirmResult, command: str = "") -> str:
         head += [f"Command: `{command}`", ""]
     head += [
         f"Optimal joint action(s): {' '.join(_fmt(u) for u in result.rows[0].optimal)}; "
-        f"{result.steps} environment steps per run; joint actions 1-based; a seed reads "
+        f"{result.steps} environment steps per run, profile `{result.profile}`; joint actions 1-based; a seed reads "
         "initial greedy -> trained greedy.",
         "",
         "| algorithm | seeds: initial -> trained | optimal | stable points (exact) | attractors "

@@ -576,6 +576,8 @@ def train_population(
                 "episodes": episodes,
                 "marks": marks,
             })
+            # what a sweep reads to group members for a resume without loading checkpoints
+            path.with_suffix(".json").write_text(json.dumps({"population": True, "t_env": t_env, "members": P}))
 
     def evaluate() -> list[dict]:
         # greedy play of a deterministic one-step game: every test episode pays the same

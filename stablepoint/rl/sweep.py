@@ -12,12 +12,21 @@ A sweep file is YAML::
       - {}
       - {epsilon_anneal_steps: 5000, algo.sample_epsilon: 0.1}
     # ... or a mapping of lists, expanded as a product: {lr: [...]} style
+    profile: pymarl                    # optional settings profile (stablepoint/configs/profiles)
+    vectorize: true                    # matrix-game cells train as populations (the default)
+    population_size: 1024              # at most this many members per population
 
 Keys of ``settings`` and of each override are :class:`~stablepoint.rl.config.TrainConfig`
 fields, ``algo.<field>`` (:class:`~stablepoint.rl.config.AlgoConfig`) or ``env.<field>``
 (``env.n_envs``, ``env.gamma``).  Every run is an ordinary :func:`stablepoint.rl.train.train`
 run in ``<out>/<env>__<algo>__seed<seed>[__<override>]``, whose ``config.yaml`` describes it
 completely; the sweep adds nothing a run needs.
+
+**Populations.**  Matrix-game cells that differ only in seed and game (same algorithm, same
+settings, games of one shape) train together in one process as a population
+(:func:`stablepoint.rl.population.train_population`), each still writing its own run
+directory; ``vectorize: false`` trains every cell on its own.  A killed population resumes
+from its members' checkpoints (members at different checkpoints resume apart).
 
 Resuming is by what each run directory holds: a ``final.json`` with ``t_env >= steps``
 is finished (skipped); a ``checkpoints/last.pt`` without it is a killed run, continued with
@@ -46,7 +55,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
@@ -63,6 +72,8 @@ __all__ = [
     "expand",
     "run_status",
     "run_one",
+    "run_population",
+    "plan",
     "run_sweep",
 ]
 
@@ -74,7 +85,7 @@ STATUS_MESSAGES = {
     "failed": "raised an error (see failed.json in its run directory)",
 }
 
-_SPEC_KEYS = {"name", "out", "algos", "envs", "seeds", "settings", "overrides"}
+_SPEC_KEYS = {"name", "out", "algos", "envs", "seeds", "settings", "overrides", "profile", "vectorize", "population_size"}
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,9 @@ class SweepSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     overrides: tuple[Mapping[str, Any], ...] = ({},)
     name: str = ""
+    profile: str = "default"
+    vectorize: bool = True
+    population_size: int = 1024
 
 
 @dataclass(frozen=True)
@@ -193,6 +207,15 @@ def sweep_from_dict(data: Mapping[str, Any], where: str = "sweep") -> SweepSpec:
         raise SettingsError(f"{where}: each override must be a mapping")
     algos = tuple(str(a) for a in _as_tuple(data["algos"], "algos", where))
     envs = tuple(str(e) for e in _as_tuple(data["envs"], "envs", where))
+    vectorize = data.get("vectorize", True)
+    if not isinstance(vectorize, bool):
+        raise SettingsError(f"{where}: vectorize must be true or false, got {vectorize!r}")
+    size = data.get("population_size", 1024)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise SettingsError(f"{where}: population_size must be a positive integer, got {size!r}")
+    profile = data.get("profile") or "default"
+    if not isinstance(profile, str):
+        raise SettingsError(f"{where}: profile must be a name, got {profile!r}")
     return SweepSpec(
         out=str(data.get("out") or "runs"),
         algos=algos,
@@ -201,6 +224,9 @@ def sweep_from_dict(data: Mapping[str, Any], where: str = "sweep") -> SweepSpec:
         settings=dict(settings),
         overrides=tuple(dict(o) for o in overrides),
         name=str(data.get("name") or ""),
+        profile=profile,
+        vectorize=vectorize,
+        population_size=size,
     )
 
 
@@ -216,13 +242,14 @@ def load_sweep(path) -> SweepSpec:
     return sweep_from_dict(data or {}, str(path))
 
 
-def _build_config(env: str, algo: str, seed: int, out: str, run_name: str, values: Mapping[str, Any]):
+def _build_config(env: str, algo: str, seed: int, out: str, run_name: str, values: Mapping[str, Any],
+                  profile: str = "default"):
     """A validated TrainConfig from grid coordinates and ``key: value`` settings."""
     from stablepoint.rl.config import config_from_dict, config_to_dict, make_config
 
     train_values = {k: v for k, v in values.items() if "." not in k}
     nested = {k: v for k, v in values.items() if "." in k}
-    cfg = make_config(env, algo, seed=seed, out=out, run_name=run_name, **train_values)
+    cfg = make_config(env, algo, profile=profile, seed=seed, out=out, run_name=run_name, **train_values)
     if nested:
         data = config_to_dict(cfg)
         for key, value in nested.items():
@@ -254,7 +281,7 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
         for reserved in ("seed", "out", "run_name"):
             if reserved in values:
                 raise SettingsError(f"sweep setting {reserved!r} is set by the sweep itself")
-        cfg = _build_config(env, algo, seed, spec.out, name, values)
+        cfg = _build_config(env, algo, seed, spec.out, name, values, spec.profile)
         runs.append(SweepRun(name, config_to_dict(cfg)))
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
@@ -315,16 +342,109 @@ def run_one(run: SweepRun, progress: Callable[[int, int, dict], None] | None = N
                       result.resumed_from, seconds=time.perf_counter() - start)
 
 
-def _run_one_quiet(run: SweepRun) -> RunOutcome:
+def run_population(runs: Sequence[SweepRun], progress: Callable[[int, int, dict], None] | None = None) -> list[RunOutcome]:
+    """Train matrix-game cells together as one population (see the module docstring).
+
+    The cells must share a population key (:func:`stablepoint.rl.population.population_key`)
+    and a status (all new, or all at one population checkpoint).  Errors are recorded in every
+    member's ``failed.json``; interrupts propagate, leaving the members' checkpoints.
+    """
+    start = time.perf_counter()
+    statuses = [run_status(r) for r in runs]
+    try:
+        from stablepoint.rl.config import config_from_dict
+        from stablepoint.rl.population import train_population
+
+        cfgs = [config_from_dict(r.config) for r in runs]
+        for r in runs:
+            (r.run_dir / "failed.json").unlink(missing_ok=True)
+        results = train_population(cfgs, resume="checkpoint" in statuses, progress=progress)
+    except Exception as exc:  # noqa: BLE001 - a failing population must not stop the sweep
+        message = (str(exc).splitlines() or [type(exc).__name__])[0]
+        out = []
+        for r in runs:
+            r.run_dir.mkdir(parents=True, exist_ok=True)
+            (r.run_dir / "failed.json").write_text(json.dumps({
+                "error": f"{type(exc).__name__}: {message}", "traceback": traceback.format_exc(),
+                "config": r.config, "population": [m.name for m in runs],
+            }, indent=1))
+            out.append(RunOutcome(r.name, str(r.run_dir), "failed", error=f"{type(exc).__name__}: {message}",
+                                  seconds=time.perf_counter() - start))
+        return out
+    seconds = time.perf_counter() - start
+    return [
+        RunOutcome(r.name, str(r.run_dir), "resumed" if res.resumed_from is not None else "finished", res.t_env,
+                   res.test.get("test/return_mean"), res.resumed_from, seconds=seconds)
+        for r, res in zip(runs, results)
+    ]
+
+
+def plan(spec: SweepSpec, runs: Sequence[SweepRun]) -> list[tuple[SweepRun, ...]]:
+    """Group unfinished runs into jobs: populations of matrix-game cells, single runs otherwise.
+
+    A population holds cells of one population key and one checkpoint state, at most
+    ``spec.population_size`` of them, in grid order.
+    """
+    if not spec.vectorize:
+        return [(r,) for r in runs]
+    from stablepoint.rl.config import config_from_dict
+    from stablepoint.rl.population import can_vectorize, population_key
+
+    groups: dict[tuple, list[SweepRun]] = {}
+    jobs: list = []
+    for run in runs:
+        cfg = config_from_dict(run.config)
+        state = _population_checkpoint(run)
+        if not can_vectorize(cfg) or state is None:
+            jobs.append([run])  # not a matrix game, or a single run's checkpoint
+            continue
+        try:
+            key = (population_key(cfg), state)
+        except Exception:  # noqa: BLE001 - e.g. an unknown game: it fails on its own, recorded
+            jobs.append([run])
+            continue
+        if key not in groups:
+            groups[key] = []
+            jobs.append(groups[key])
+        groups[key].append(run)
+    out = []
+    for job in jobs:
+        for i in range(0, len(job), spec.population_size):
+            out.append(tuple(job[i:i + spec.population_size]))
+    return out
+
+
+def _population_checkpoint(run: SweepRun):
+    """``"new"``, the step of a population checkpoint, or None for a single run's checkpoint."""
+    if run_status(run) != "checkpoint":
+        return "new"
+    marker = run.run_dir / "checkpoints" / "last.json"
+    try:
+        data = json.loads(marker.read_text())
+        return int(data["t_env"]) if data.get("population") else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _run_job(job: tuple[SweepRun, ...], vectorized: bool, progress=None) -> list[RunOutcome]:
+    """One job: a population, or one run on its own."""
+    if vectorized and _population_checkpoint(job[0]) is not None:
+        cb = None if progress is None else (lambda t, total, latest: [progress(r.name, t, total, latest) for r in job])
+        return run_population(job, cb)
+    cb = None if progress is None else (lambda t, total, latest: progress(job[0].name, t, total, latest))
+    return [run_one(job[0], cb)]
+
+
+def _run_job_quiet(job, vectorized) -> list[RunOutcome]:
     """Worker entry point (no progress callback crosses a process boundary)."""
-    return run_one(run)
+    return _run_job(job, vectorized)
 
 
-def _local(runs, workers, on_outcome, progress):
+def _local(jobs, workers, on_outcome, progress, vectorized):
     if workers == 1:
-        for run in runs:
-            cb = None if progress is None else (lambda t, total, latest, _n=run.name: progress(_n, t, total, latest))
-            on_outcome(run_one(run, cb))
+        for job in jobs:
+            for outcome in _run_job(job, vectorized, progress):
+                on_outcome(outcome)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -332,17 +452,18 @@ def _local(runs, workers, on_outcome, progress):
     # spawn: workers import torch afresh (fork after torch threads started can deadlock)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = {pool.submit(_run_one_quiet, run): run for run in runs}
+        futures = {pool.submit(_run_job_quiet, job, vectorized): job for job in jobs}
         for fut in as_completed(futures):
-            run = futures[fut]
             try:
-                outcome = fut.result()
+                outcomes = fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker died (e.g. killed): record, go on
-                outcome = RunOutcome(run.name, str(run.run_dir), "failed", error=f"worker died: {type(exc).__name__}: {exc}")
-            on_outcome(outcome)
+                outcomes = [RunOutcome(r.name, str(r.run_dir), "failed", error=f"worker died: {type(exc).__name__}: {exc}")
+                            for r in futures[fut]]
+            for outcome in outcomes:
+                on_outcome(outcome)
 
 
-def _ray(runs, workers, on_outcome, address):
+def _ray(jobs, workers, on_outcome, address, vectorized):
     try:
         import ray
     except ImportError:
@@ -353,16 +474,18 @@ def _ray(runs, workers, on_outcome, address):
         ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
         started = True
     try:
-        remote = ray.remote(num_cpus=1, max_retries=0)(_run_one_quiet)
-        pending = {remote.remote(run): run for run in runs}
+        remote = ray.remote(num_cpus=1, max_retries=0)(_run_job_quiet)
+        pending = {remote.remote(job, vectorized): job for job in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
-            run = pending.pop(done[0])
+            job = pending.pop(done[0])
             try:
-                outcome = ray.get(done[0])
+                outcomes = ray.get(done[0])
             except Exception as exc:  # noqa: BLE001 - a task died: record, go on
-                outcome = RunOutcome(run.name, str(run.run_dir), "failed", error=f"ray task died: {type(exc).__name__}")
-            on_outcome(outcome)
+                outcomes = [RunOutcome(r.name, str(r.run_dir), "failed", error=f"ray task died: {type(exc).__name__}")
+                            for r in job]
+            for outcome in outcomes:
+                on_outcome(outcome)
     finally:
         if started:
             ray.shutdown()
@@ -432,8 +555,9 @@ def run_sweep(
         else:
             todo.append(run)
     if todo:
+        jobs = plan(spec, todo)
         if backend == "local":
-            _local(todo, min(int(workers), len(todo)), record, progress)
+            _local(jobs, min(int(workers), len(jobs)), record, progress, spec.vectorize)
         else:
-            _ray(todo, int(workers), record, address)
+            _ray(jobs, int(workers), record, address, spec.vectorize)
     return SweepResult(tuple(outcomes[r.name] for r in runs))
