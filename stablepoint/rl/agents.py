@@ -36,6 +36,8 @@ def cat_features(*xs: torch.Tensor) -> torch.Tensor:
     >>> cat_features(torch.zeros(1, 2), torch.ones(3, 1, 1)).shape
     torch.Size([3, 1, 3])
     """
+    if all(x.shape[:-1] == xs[0].shape[:-1] for x in xs[1:]):
+        return torch.cat(xs, dim=-1)
     lead = torch.broadcast_shapes(*(x.shape[:-1] for x in xs))
     return torch.cat([x.expand(*lead, x.shape[-1]) for x in xs], dim=-1)
 
@@ -50,6 +52,8 @@ class GRUCell(nn.GRUCell):
     def forward(self, inputs: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:  # noqa: D102
         if hidden is None:  # the zero state
             return super().forward(inputs.reshape(-1, inputs.shape[-1])).view(*inputs.shape[:-1], self.hidden_size)
+        if inputs.dim() == 2 and hidden.dim() == 2:  # the acting path: nothing to reshape
+            return super().forward(inputs, hidden)
         lead = torch.broadcast_shapes(inputs.shape[:-1], hidden.shape[:-1])
         x = inputs.expand(*lead, inputs.shape[-1]).reshape(-1, inputs.shape[-1])
         h = hidden.expand(*lead, hidden.shape[-1]).reshape(-1, hidden.shape[-1])

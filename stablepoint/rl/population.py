@@ -447,8 +447,8 @@ def explore(algo, final, per_round, avail, eps: float, keys, counter: int, n_env
 
 
 def population_key(cfg: TrainConfig) -> tuple:
-    """Configs with the same key can train in one population (all but seed, game and name)."""
-    shared = dataclasses.replace(cfg, seed=0, run_name="", env=dataclasses.replace(cfg.env, spec=""))
+    """Configs with the same key can train in one population (all but seed, game, name and parent directory)."""
+    shared = dataclasses.replace(cfg, seed=0, run_name="", out="", env=dataclasses.replace(cfg.env, spec=""))
     return (json.dumps(config_to_dict(shared), sort_keys=True, default=str), _game_shape(cfg.env.spec))
 
 
