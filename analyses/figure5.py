@@ -50,7 +50,8 @@ def sweep_spec(setting, methods, seeds, budget, runs_root):
     return sweep_from_dict({
         "name": f"figure5-{setting}", "out": str(Path(runs_root) / setting), "algos": list(methods),
         "envs": games(setting), "seeds": seeds, "profile": "pymarl",
-        "settings": {"steps": int(budget), "tensorboard": False},
+        # checkpoints every 10k steps (the profile's 50k would lose a whole budget to a kill)
+        "settings": {"steps": int(budget), "tensorboard": False, "save_interval": 10000},
     })
 
 
