@@ -10,10 +10,14 @@ check; 2 bad input or usage (one line, no traceback); 130 interrupted.
 from __future__ import annotations
 
 import importlib
+import signal
+import sys
+import warnings
 
 import click
 
 from stablepoint.errors import StablepointError
+from stablepoint.interrupts import INTERRUPT_SIGNALS, Interrupted, is_interrupt, terminate_as_interrupt
 
 #: command name -> "module:attribute"; add one line per command module.
 COMMANDS = {
@@ -48,17 +52,56 @@ class LazyGroup(click.Group):
         module, _, attr = target.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def main(self, *args, **kwargs):
+        # SIGTERM is an interrupt like SIGINT (exit 130, partial results kept); run-folder
+        # warnings (a torn log line dropped...) are one line on stderr
+        terminate_as_interrupt()
+        previous = warnings.showwarning
+        warnings.showwarning = _show_warning(previous)
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            warnings.showwarning = previous
+
     def invoke(self, ctx):
+        # the one place where interrupts become exit 130 with one line on stderr
         try:
             return super().invoke(ctx)
         except StablepointError as exc:
             raise InputError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
-        except KeyboardInterrupt:
-            click.echo("interrupted; results already written are kept", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            _interrupted(ctx, exc)
+        except Exception as exc:
+            # e.g. numba: "SystemError: CPUDispatcher(...) returned a result with an exception
+            # set" when the signal lands inside a compiled kernel
+            if not is_interrupt(exc):
+                raise
+            _interrupted(ctx, exc)
+
+
+def _interrupted(ctx, exc):
+    for sig in INTERRUPT_SIGNALS:  # a second Ctrl-C while exiting must not print a traceback
+        signal.signal(sig, signal.SIG_IGN)
+    detail = str(exc).splitlines()[0] if isinstance(exc, Interrupted) and str(exc) else ""
+    click.echo(detail or "interrupted; results already written are kept", err=True)
+    ctx.exit(130)
+
+
+def _show_warning(fallback):
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__name__ == "RunFolderWarning" or any(c.__name__ == "RunFolderWarning" for c in category.__mro__):
+            click.echo(f"Warning: {str(message).splitlines()[0]}", err=True)
+        else:
+            fallback(message, category, filename, lineno, file, line)
+
+    return show
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stablepoint")
 def main():
     """Stable-point analysis of value-factorization methods in cooperative MARL."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -108,6 +108,12 @@ def _write_json_atomic(path: Path, doc: dict) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise SettingsError(f"cannot write --out file {str(path)!r}: {exc.strerror or exc}") from None
+    except BaseException:  # an interrupt mid-write: the previous file (rows done so far) stays, no .tmp left
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def _check_writable(option: str, path: Path | None) -> None:

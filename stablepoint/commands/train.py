@@ -1,7 +1,9 @@
 """``stablepoint train``: one deep-RL training run with a progress bar.
 
-Exit codes: 0 the run finished; 2 bad input (unknown env/algorithm, bad setting);
-130 interrupted (the last checkpoint is kept; rerun with ``--resume``).
+Exit codes: 0 the run finished; 2 bad input (unknown env/algorithm, bad setting; a run
+directory in use by another process, holding a run without ``--resume``/``--force``, or
+with a damaged checkpoint or log); 130 interrupted (a checkpoint is written at the
+interrupt; rerun with ``--resume``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import click
 @click.option("--out", default="runs", show_default=True, help="Parent directory of run directories.")
 @click.option("--run-name", default=None, help="Run directory name (default <env>__<algo>__seed<seed>).")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's last checkpoint.")
+@click.option("--force", is_flag=True, help="Start afresh in a run directory that already holds a run (its results are replaced).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default 1).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -26,7 +29,7 @@ import click
 @click.option("--profile", default="default", show_default=True,
               help="Training settings profile: default, or pymarl (MRVF Table 9 as PyMARL runs it).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(env, algo, seed, steps, out, run_name, resume, device, threads, overrides, no_progress, profile):
+def train(env, algo, seed, steps, out, run_name, resume, force, device, threads, overrides, no_progress, profile):
     """Train ALGO on ENV; writes config, metrics, TensorBoard events, checkpoints and final.json."""
     from stablepoint.rl.config import make_config
     from stablepoint.rl.train import train as run_training
@@ -42,7 +45,7 @@ def train(env, algo, seed, steps, out, run_name, resume, device, threads, overri
         torch_threads=threads, **settings
     )
     if no_progress:
-        result = run_training(cfg, resume=resume)
+        result = run_training(cfg, resume=resume, force=force)
     else:
         from tqdm import tqdm
 
@@ -53,7 +56,7 @@ def train(env, algo, seed, steps, out, run_name, resume, device, threads, overri
                 if "test/return_mean" in latest:
                     bar.set_postfix(test_return=f"{latest['test/return_mean']:.2f}", refresh=False)
 
-            result = run_training(cfg, resume=resume, progress=progress)
+            result = run_training(cfg, resume=resume, progress=progress, force=force)
     click.echo(f"run directory: {result.run_dir}")
     if result.resumed_from is not None:
         click.echo(f"resumed from t_env = {result.resumed_from}")

@@ -485,12 +485,17 @@ def train_population(
     *,
     resume: bool = False,
     progress: Callable[[int, int, dict], None] | None = None,
+    force: bool = False,
 ):
     """Train every config of ``cfgs`` (one algorithm, one setting, seeds x games) as one population.
 
     Each member writes its run directory as :func:`stablepoint.rl.train.train` would; with
     ``resume`` the members continue from their checkpoints (all must be at the same step, or
-    none may have one).
+    none may have one).  Every member's run directory is locked
+    (:class:`stablepoint.rl.runfolder.RunLock`) before any training starts, and refused as
+    :func:`stablepoint.rl.train.train` refuses it (a finished run without ``resume`` or
+    ``force``, a damaged checkpoint or log).  SIGINT/SIGTERM checkpoints every member at the
+    last completed step and raises :class:`stablepoint.interrupts.Interrupted`.
 
     Returns
     -------
@@ -506,11 +511,25 @@ def train_population(
         run_dir_for,
     )
 
+    from stablepoint.rl import runfolder
+
     _check_population(cfgs)
     cfg0 = cfgs[0]
     torch.set_num_threads(cfg0.torch_threads)
     device = resolve_device(cfg0.device)
     run_dirs = [run_dir_for(c) for c in cfgs]
+    with runfolder.lock_all(run_dirs):
+        return _train_population(cfgs, run_dirs, device, resume, progress, force)
+
+
+def _train_population(cfgs, run_dirs, device, resume, progress, force):
+    from stablepoint.interrupts import Interrupted, deferred
+    from stablepoint.rl import runfolder
+    from stablepoint.rl.train import TrainResult, _Metrics, _save_checkpoint, matrix_tables
+
+    cfg0 = cfgs[0]
+    for d in run_dirs:
+        runfolder.refuse_rerun(d, resume, force)
     ckpts = [d / "checkpoints" / "last.pt" for d in run_dirs]
     checkpoints = None
     if resume and any(p.exists() for p in ckpts):
@@ -518,7 +537,7 @@ def train_population(
             raise SettingsError("some population members have a checkpoint and others not; resume them apart")
         checkpoints = []
         for cfg, d, p in zip(cfgs, run_dirs, ckpts):
-            ck = torch.load(p, map_location=device, weights_only=False)
+            ck = runfolder.load_checkpoint(p, device)
             if "population" not in ck:
                 raise SettingsError(f"{d}: the checkpoint is a single run's; resume it with stablepoint train --resume")
             saved = load_config(d / "config.yaml")
@@ -528,6 +547,8 @@ def train_population(
         if len({ck["t_env"] for ck in checkpoints}) != 1:
             raise SettingsError("population members' checkpoints are at different steps; resume them apart")
     for cfg, d in zip(cfgs, run_dirs):
+        if checkpoints is None and force:
+            runfolder.clear_previous_run(d)
         d.mkdir(parents=True, exist_ok=True)
         save_config(cfg, d / "config.yaml")
 
@@ -542,7 +563,7 @@ def train_population(
         members.append(Learner(algo, info, cfg0.env.gamma, device, seed=seed))
     if checkpoints is None:
         for learner, env, d in zip(members, envs, run_dirs):
-            (d / "initial.json").write_text(json.dumps({"matrix": matrix_tables(learner, env).to_dict()}, indent=1))
+            runfolder.write_text_atomic(d / "initial.json", json.dumps({"matrix": matrix_tables(learner, env).to_dict()}, indent=1))
     learner = PopulationLearner(members)
     del members
     schedule = LinearSchedule(cfg0.epsilon_start, cfg0.epsilon_finish, cfg0.epsilon_anneal_steps)
@@ -562,6 +583,15 @@ def train_population(
         iteration = int(first["population"]["iteration"])
         round_counts = np.stack([np.asarray(ck["population"]["round_counts"]) for ck in checkpoints])
         resumed_from = t_env
+    # what was collected since the last log row (a checkpoint written at an interrupt holds some)
+    window_returns: list[torch.Tensor] = []
+    window_stats: list[dict] = []
+    windows = None if checkpoints is None else [ck["population"].get("window") for ck in checkpoints]
+    if windows and all(w is not None for w in windows):
+        window_returns = [torch.stack([w["returns"][i] for w in windows]).to(device)
+                          for i in range(len(windows[0]["returns"]))]
+        window_stats = [{k: torch.stack([w["stats"][i][k] for w in windows]).to(device) for k in windows[0]["stats"][i]}
+                        for i in range(len(windows[0]["stats"]))]
     metrics = [_Metrics(d, c.tensorboard, resumed_from, live_tensorboard=False) for c, d in zip(cfgs, run_dirs)]
     initial_greedy = [tuple(json.loads((d / "initial.json").read_text())["matrix"]["greedy"]) for d in run_dirs]
 
@@ -571,13 +601,17 @@ def train_population(
                 "config": config_to_dict(cfg),
                 "learner": learner.member_state_dict(p),
                 "population": {"buffer": buffer.state(p), "iteration": iteration,
-                               "round_counts": round_counts[p].copy(), "members": P},
+                               "round_counts": round_counts[p].copy(), "members": P,
+                               "window": {"returns": [r[p].cpu().clone() for r in window_returns],
+                                          "stats": [{k: v[p].cpu().clone() for k, v in st.items()}
+                                                    for st in window_stats]}},
                 "t_env": t_env,
                 "episodes": episodes,
                 "marks": marks,
             })
             # what a sweep reads to group members for a resume without loading checkpoints
-            path.with_suffix(".json").write_text(json.dumps({"population": True, "t_env": t_env, "members": P}))
+            runfolder.write_text_atomic(path.with_suffix(".json"),
+                                        json.dumps({"population": True, "t_env": t_env, "members": P}))
 
     def evaluate() -> list[dict]:
         # greedy play of a deterministic one-step game: every test episode pays the same
@@ -590,74 +624,82 @@ def train_population(
                  "test/optimal_mean": float(optimal[p])} for p in range(P)]
 
     # -- the loop ------------------------------------------------------------------------
-    window_returns: list[torch.Tensor] = []
-    window_stats: list[dict] = []
     latest: list[dict] = [{} for _ in range(P)]
     start, start_t = time.perf_counter(), t_env
-    while t_env < cfg0.steps:
-        final, _, per_round = population_greedy(learner, game)
-        actions = explore(algo, final, per_round, game.avail, schedule(t_env), act_keys, iteration, E)
-        reward, _ = game.pay(actions)
-        buffer.insert(actions, reward)
-        t_env += E
-        episodes += E
-        window_returns.append(reward)
-        if buffer.size >= cfg0.batch_size:
-            acts, rews = buffer.sample(cfg0.batch_size, sample_keys, iteration)
-            window_stats.append(learner.update(one_step_batch(game, acts, rews), epsilon=schedule(t_env)))
-            if learner.n_updates % cfg0.target_update_interval == 0:
-                learner.update_targets()
-        iteration += 1
+    with deferred() as stop:  # SIGINT/SIGTERM: checkpoint every member at the last completed step, then stop
+        while t_env < cfg0.steps:
+            final, _, per_round = population_greedy(learner, game)
+            actions = explore(algo, final, per_round, game.avail, schedule(t_env), act_keys, iteration, E)
+            reward, _ = game.pay(actions)
+            buffer.insert(actions, reward)
+            t_env += E
+            episodes += E
+            window_returns.append(reward)
+            if buffer.size >= cfg0.batch_size:
+                acts, rews = buffer.sample(cfg0.batch_size, sample_keys, iteration)
+                window_stats.append(learner.update(one_step_batch(game, acts, rews), epsilon=schedule(t_env)))
+                if learner.n_updates % cfg0.target_update_interval == 0:
+                    learner.update_targets()
+            iteration += 1
 
-        if t_env >= marks["test"]:
-            latest = evaluate()
-            for m, row in zip(metrics, latest):
-                m.log(t_env, row)
-            marks["test"] += cfg0.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg0.test_interval))
-        if t_env >= marks["log"]:
-            returns = torch.cat(window_returns, dim=1).mean(dim=1).cpu().numpy()
-            means = {}
-            for key in window_stats[-1] if window_stats else ():
-                means[key] = torch.stack([s[key] for s in window_stats if key in s]).mean(dim=0).cpu().numpy()
-            rate = (t_env - start_t) / max(time.perf_counter() - start, 1e-9)
-            for p, m in enumerate(metrics):
-                row = {"train/return_mean": float(returns[p]), "train/epsilon": schedule(t_env),
-                       "train/episodes": float(episodes), "train/updates": float(learner.n_updates),
-                       "train/steps_per_s": rate}
-                row.update({key: float(v[p]) for key, v in means.items()})
-                m.log(t_env, row)
-                latest[p] = {**latest[p], **row}
-            window_returns, window_stats = [], []
-            marks["log"] += cfg0.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg0.log_interval))
-        if t_env >= marks["save"] and t_env < cfg0.steps:
-            marks["save"] += cfg0.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg0.save_interval))
+            if t_env >= marks["test"]:
+                latest = evaluate()
+                for m, row in zip(metrics, latest):
+                    m.log(t_env, row)
+                marks["test"] += cfg0.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg0.test_interval))
+            if t_env >= marks["log"]:
+                returns = torch.cat(window_returns, dim=1).mean(dim=1).cpu().numpy()
+                means = {}
+                for key in window_stats[-1] if window_stats else ():
+                    means[key] = torch.stack([s[key] for s in window_stats if key in s]).mean(dim=0).cpu().numpy()
+                rate = (t_env - start_t) / max(time.perf_counter() - start, 1e-9)
+                for p, m in enumerate(metrics):
+                    row = {"train/return_mean": float(returns[p]), "train/epsilon": schedule(t_env),
+                           "train/episodes": float(episodes), "train/updates": float(learner.n_updates),
+                           "train/steps_per_s": rate}
+                    row.update({key: float(v[p]) for key, v in means.items()})
+                    m.log(t_env, row)
+                    latest[p] = {**latest[p], **row}
+                window_returns, window_stats = [], []
+                marks["log"] += cfg0.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg0.log_interval))
+            if t_env >= marks["save"] and t_env < cfg0.steps:
+                marks["save"] += cfg0.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg0.save_interval))
+                save()
+            if progress is not None:
+                progress(t_env, cfg0.steps, latest[0])
+            if stop.requested:
+                with stop.critical():
+                    save()
+                raise Interrupted(f"interrupted at t_env = {t_env}; checkpoints of all {P} members written, "
+                                  "continue with resume")
+
+        # -- final evaluation, member by member ----------------------------------------------
+        final_tests = evaluate()
+        for m, row in zip(metrics, final_tests):
+            m.log(t_env, row)
+            m.close()
+        with stop.critical():
             save()
-        if progress is not None:
-            progress(t_env, cfg0.steps, latest[0])
-
-    # -- final evaluation, member by member ----------------------------------------------
-    final_tests = evaluate()
-    for m, row in zip(metrics, final_tests):
-        m.log(t_env, row)
-        m.close()
-    save()
-    results = []
-    for p, (cfg, d, env) in enumerate(zip(cfgs, run_dirs, envs)):
-        tables = matrix_tables(learner.member(p, seed=cfg.seed), env)
-        test = final_tests[p]
-        if algo.rounds > 1:
-            counts = round_counts[p]
-            test = {**test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
-        summary = {
-            "t_env": t_env,
-            "episodes": episodes,
-            "n_updates": learner.n_updates,
-            "test": test,
-            "resumed_from": resumed_from,
-            "matrix": tables.to_dict(),
-            "initial_greedy": list(initial_greedy[p]),
-            "trainer": {"kind": "population", "members": P},
-        }
-        (d / "final.json").write_text(json.dumps(summary, indent=1))
-        results.append(TrainResult(d, t_env, episodes, learner.n_updates, test, tables, resumed_from, initial_greedy[p]))
+        results = []
+        for p, (cfg, d, env) in enumerate(zip(cfgs, run_dirs, envs)):
+            tables = matrix_tables(learner.member(p, seed=cfg.seed), env)
+            test = final_tests[p]
+            if algo.rounds > 1:
+                counts = round_counts[p]
+                test = {**test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
+            summary = {
+                "t_env": t_env,
+                "episodes": episodes,
+                "n_updates": learner.n_updates,
+                "test": test,
+                "resumed_from": resumed_from,
+                "matrix": tables.to_dict(),
+                "initial_greedy": list(initial_greedy[p]),
+                "trainer": {"kind": "population", "members": P},
+            }
+            with stop.critical():
+                runfolder.write_text_atomic(d / "final.json", json.dumps(summary, indent=1))
+            results.append(TrainResult(d, t_env, episodes, learner.n_updates, test, tables, resumed_from, initial_greedy[p]))
+    if stop.requested:
+        raise Interrupted(f"interrupted as the population finished; every member's results are written")
     return results

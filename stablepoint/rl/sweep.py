@@ -60,6 +60,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from stablepoint.errors import SettingsError
+from stablepoint.rl.runfolder import RunFolderBusy, write_text_atomic
 
 __all__ = [
     "SweepSpec",
@@ -327,6 +328,9 @@ def run_one(run: SweepRun, progress: Callable[[int, int, dict], None] | None = N
         cfg = config_from_dict(run.config)
         (d / "failed.json").unlink(missing_ok=True)
         result = train(cfg, resume=before == "checkpoint", progress=progress)
+    except RunFolderBusy as exc:  # another process trains it: its folder is not ours to mark
+        return RunOutcome(run.name, str(d), "failed", error=f"{type(exc).__name__}: {exc}",
+                          seconds=time.perf_counter() - start)
     except Exception as exc:  # noqa: BLE001 - a failing run must not stop the sweep
         d.mkdir(parents=True, exist_ok=True)
         message = (str(exc).splitlines() or [type(exc).__name__])[0]
@@ -440,6 +444,48 @@ def _run_job_quiet(job, vectorized) -> list[RunOutcome]:
     return _run_job(job, vectorized)
 
 
+#: seconds a worker has to checkpoint and exit after SIGTERM (its parent's interrupt or death)
+WORKER_GRACE_S = 20.0
+
+
+def _worker_init(parent_pid: int) -> None:
+    """A sweep worker: the terminal's SIGINT is the parent's to handle (it sends SIGTERM, which
+    training turns into a checkpoint and an exit); a worker whose parent died stops itself."""
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)  # training checkpoints and stops
+        time.sleep(WORKER_GRACE_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="stablepoint-parent-watch", daemon=True).start()
+
+
+def _stop_workers(pool) -> None:
+    """SIGTERM every worker of ``pool`` (each checkpoints its run), wait, then kill what is left."""
+    import signal
+
+    procs = list(getattr(pool, "_processes", {}).values())
+    for p in procs:
+        if p.is_alive():
+            try:
+                os.kill(p.pid, signal.SIGTERM)
+            except OSError:
+                pass
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + WORKER_GRACE_S
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(5)
+
+
 def _local(jobs, workers, on_outcome, progress, vectorized):
     if workers == 1:
         for job in jobs:
@@ -451,7 +497,8 @@ def _local(jobs, workers, on_outcome, progress, vectorized):
 
     # spawn: workers import torch afresh (fork after torch threads started can deadlock)
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),))
+    try:
         futures = {pool.submit(_run_job_quiet, job, vectorized): job for job in jobs}
         for fut in as_completed(futures):
             try:
@@ -461,6 +508,10 @@ def _local(jobs, workers, on_outcome, progress, vectorized):
                             for r in futures[fut]]
             for outcome in outcomes:
                 on_outcome(outcome)
+    except BaseException:  # an interrupt (or a failing callback): stop the workers, leave no child behind
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _ray(jobs, workers, on_outcome, address, vectorized):
@@ -542,22 +593,32 @@ def run_sweep(
         outcomes[outcome.name] = outcome
         rows = [dataclasses.asdict(outcomes[r.name]) if r.name in outcomes else {"name": r.name, "status": "pending"}
                 for r in runs]
-        tmp = manifest.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"name": spec.name, "spec": dataclasses.asdict(spec), "runs": rows}, indent=1))
-        os.replace(tmp, manifest)
+        write_manifest(rows)
         if on_outcome is not None:
             on_outcome(outcome)
 
-    todo = []
-    for run in runs:
-        if run_status(run) == "done":
-            record(run_one(run))  # a cheap skip, recorded in order
-        else:
-            todo.append(run)
-    if todo:
-        jobs = plan(spec, todo)
-        if backend == "local":
-            _local(jobs, min(int(workers), len(jobs)), record, progress, spec.vectorize)
-        else:
-            _ray(jobs, int(workers), record, address, spec.vectorize)
+    def write_manifest(rows, **extra) -> None:
+        doc = {"name": spec.name, "spec": dataclasses.asdict(spec), "runs": rows, **extra}
+        write_text_atomic(manifest, json.dumps(doc, indent=1))  # a private temporary file per process
+
+    try:
+        todo = []
+        for run in runs:
+            if run_status(run) == "done":
+                record(run_one(run))  # a cheap skip, recorded in order
+            else:
+                todo.append(run)
+        if todo:
+            jobs = plan(spec, todo)
+            if backend == "local":
+                _local(jobs, min(int(workers), len(jobs)), record, progress, spec.vectorize)
+            else:
+                _ray(jobs, int(workers), record, address, spec.vectorize)
+    except KeyboardInterrupt:
+        # sweep.json says where every run stands: outcomes so far, and for the others what
+        # their folder holds ("checkpoint": resumes on the next invocation)
+        rows = [dataclasses.asdict(outcomes[r.name]) if r.name in outcomes
+                else {"name": r.name, "status": "pending", "on_disk": run_status(r)} for r in runs]
+        write_manifest(rows, interrupted=True)
+        raise
     return SweepResult(tuple(outcomes[r.name] for r in runs))

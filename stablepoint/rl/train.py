@@ -30,7 +30,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
 import random
 import re
 import time
@@ -42,6 +41,8 @@ import numpy as np
 import torch
 
 from stablepoint.errors import SettingsError
+from stablepoint.interrupts import Interrupted, deferred
+from stablepoint.rl import runfolder
 from stablepoint.rl.buffer import EpisodeBuffer
 from stablepoint.rl.config import TrainConfig, config_to_dict, load_config, save_config
 from stablepoint.rl.controller import Controller, LinearSchedule
@@ -147,9 +148,12 @@ def _slug(text: str) -> str:
 
 
 def run_dir_for(cfg: TrainConfig) -> Path:
-    """``<out>/<run_name>``, the name defaulting to ``<env>__<algo>__seed<seed>``."""
+    """``<out>/<run_name>``, the name defaulting to ``<env>__<algo>__seed<seed>``.
+
+    A run name that leaves ``out`` (``../x``, an absolute path) raises SettingsError.
+    """
     name = cfg.run_name or f"{_slug(cfg.env.spec)}__{_slug(cfg.algo.name)}__seed{cfg.seed}"
-    return Path(cfg.out) / name
+    return runfolder.check_run_name(cfg.out, name)
 
 
 def matrix_tables(learner: Learner, env) -> MatrixTables:
@@ -215,8 +219,8 @@ class _Metrics:
         if resume_t is None:
             self.path.write_text("")
         elif self.path.exists():
-            kept = [line for line in self.path.read_text().splitlines() if line and json.loads(line)["t_env"] <= resume_t]
-            self.path.write_text("".join(line + "\n" for line in kept))
+            kept = [line for line in runfolder.read_metrics(self.path) if json.loads(line)["t_env"] <= resume_t]
+            runfolder.write_text_atomic(self.path, "".join(line + "\n" for line in kept))
         self.tb = None
         self.tb_at_close = use_tb and not live_tensorboard and _summary_writer() is not None
         if use_tb and live_tensorboard and _summary_writer() is not None:
@@ -266,10 +270,9 @@ def _evaluate(env, controller: Controller, cfg: TrainConfig, t_env: int) -> dict
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)  # a kill mid-write leaves the previous checkpoint intact
+    # a private temporary file, renamed into place: a kill mid-write leaves the previous
+    # checkpoint intact, and two processes never share a temporary file
+    runfolder.write_atomic(path, lambda tmp: torch.save(payload, tmp))
 
 
 def _env_state(env):
@@ -288,6 +291,7 @@ def train(
     *,
     resume: bool = False,
     progress: Callable[[int, int, dict], None] | None = None,
+    force: bool = False,
 ) -> TrainResult:
     """Train ``cfg.algo`` on ``cfg.env`` for ``cfg.steps`` environment steps.
 
@@ -298,20 +302,37 @@ def train(
         Continue from ``<run dir>/checkpoints/last.pt`` (a fresh start if there is none).
     progress : callable, optional
         ``progress(t_env, total_steps, latest_scalars)`` after each collected batch.
+    force : bool
+        Start afresh in a run directory that holds a run (finished, or with a checkpoint);
+        without it (and without ``resume``) such a directory is refused.
 
     Returns
     -------
     TrainResult
+
+    Raises
+    ------
+    SettingsError
+        Bad settings; a run directory in use by another process (:class:`~stablepoint.rl.runfolder.RunFolderBusy`),
+        holding a run (without ``resume`` or ``force``), or with a damaged checkpoint or log.
+    stablepoint.interrupts.Interrupted
+        SIGINT/SIGTERM while training: a checkpoint of the last completed batch was written first.
     """
     # -- seeding and run directory -------------------------------------------------------
     seed_everything(cfg.seed)
     torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
     run_dir = run_dir_for(cfg)
+    with runfolder.RunLock(run_dir):
+        return _train(cfg, run_dir, device, resume, progress, force)
+
+
+def _train(cfg, run_dir, device, resume, progress, force) -> TrainResult:
     ckpt_path = run_dir / "checkpoints" / "last.pt"
     checkpoint = None
+    runfolder.refuse_rerun(run_dir, resume, force)
     if resume and ckpt_path.exists():
-        checkpoint = torch.load(ckpt_path, map_location=device, weights_only=False)
+        checkpoint = runfolder.load_checkpoint(ckpt_path, device)
         if "population" in checkpoint:
             raise SettingsError(
                 f"{run_dir}: trained as a member of a population; resume it with stablepoint sweep (vectorize: true)"
@@ -321,6 +342,8 @@ def train(
             cfg, steps=cfg.steps, device=cfg.device
         ):
             raise SettingsError(f"{run_dir}: the checkpoint was made with a different config; only --steps may change")
+    if checkpoint is None and force:
+        runfolder.clear_previous_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.yaml")
 
@@ -348,6 +371,10 @@ def train(
         torch.set_rng_state(checkpoint["torch_rng"].cpu())
         t_env, episodes, marks = checkpoint["t_env"], checkpoint["episodes"], dict(checkpoint["marks"])
         resumed_from = t_env
+    # what was collected since the last log row (a checkpoint written at an interrupt holds some)
+    window = checkpoint.get("window") if checkpoint is not None else None
+    window_returns: list[np.ndarray] = list(window["returns"]) if window else []
+    window_stats: list[dict] = list(window["stats"]) if window else []
     metrics = _Metrics(run_dir, cfg.tensorboard, resumed_from)
     # The untrained network's greedy action is where the stable-point dynamics start (the
     # basin prediction of `stablepoint confirm`); a resumed run reads the one it wrote.
@@ -355,7 +382,7 @@ def train(
     initial_greedy = None
     if hasattr(test_env, "payoff"):
         if checkpoint is None:
-            initial_path.write_text(json.dumps({"matrix": matrix_tables(learner, test_env).to_dict()}, indent=1))
+            runfolder.write_text_atomic(initial_path, json.dumps({"matrix": matrix_tables(learner, test_env).to_dict()}, indent=1))
         if initial_path.exists():
             initial_greedy = tuple(json.loads(initial_path.read_text())["matrix"]["greedy"])
 
@@ -374,67 +401,76 @@ def train(
                 "t_env": t_env,
                 "episodes": episodes,
                 "marks": marks,
+                "window": {"returns": list(window_returns), "stats": list(window_stats)},
             },
         )
 
     # -- the loop ------------------------------------------------------------------------
-    window_returns: list[np.ndarray] = []
-    window_stats: list[dict] = []
     latest: dict = {}
     start, start_t = time.perf_counter(), t_env
-    while t_env < cfg.steps:
-        batch, stats = run_episodes(env, controller, test_mode=False, t_env=t_env)
-        buffer.insert(batch)
-        t_env += stats.env_steps
-        episodes += env.n_envs
-        window_returns.append(stats.returns)
-        if buffer.can_sample(cfg.batch_size):
-            sample = buffer.sample(cfg.batch_size, rng).to_torch(device)
-            window_stats.append(learner.update(sample, epsilon=schedule(t_env)))
-            if learner.n_updates % cfg.target_update_interval == 0:
-                learner.update_targets()
+    with deferred() as stop:  # SIGINT/SIGTERM: checkpoint the last completed batch, then stop
+        while t_env < cfg.steps:
+            batch, stats = run_episodes(env, controller, test_mode=False, t_env=t_env)
+            buffer.insert(batch)
+            t_env += stats.env_steps
+            episodes += env.n_envs
+            window_returns.append(stats.returns)
+            if buffer.can_sample(cfg.batch_size):
+                sample = buffer.sample(cfg.batch_size, rng).to_torch(device)
+                window_stats.append(learner.update(sample, epsilon=schedule(t_env)))
+                if learner.n_updates % cfg.target_update_interval == 0:
+                    learner.update_targets()
 
-        if t_env >= marks["test"]:
-            latest = _evaluate(test_env, controller, cfg, t_env)
-            metrics.log(t_env, latest)
-            marks["test"] += cfg.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg.test_interval))
-        if t_env >= marks["log"]:
-            row = {
-                "train/return_mean": float(np.concatenate(window_returns).mean()),
-                "train/epsilon": schedule(t_env),
-                "train/episodes": float(episodes),
-                "train/updates": float(learner.n_updates),
-                "train/steps_per_s": (t_env - start_t) / max(time.perf_counter() - start, 1e-9),
-            }
-            for key in window_stats[-1] if window_stats else ():
-                row[key] = float(np.mean([s[key] for s in window_stats if key in s]))
-            metrics.log(t_env, row)
-            latest = {**latest, **row}
-            window_returns, window_stats = [], []
-            marks["log"] += cfg.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg.log_interval))
-        if t_env >= marks["save"] and t_env < cfg.steps:
-            marks["save"] += cfg.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg.save_interval))
+            if t_env >= marks["test"]:
+                latest = _evaluate(test_env, controller, cfg, t_env)
+                metrics.log(t_env, latest)
+                marks["test"] += cfg.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg.test_interval))
+            if t_env >= marks["log"]:
+                row = {
+                    "train/return_mean": float(np.concatenate(window_returns).mean()),
+                    "train/epsilon": schedule(t_env),
+                    "train/episodes": float(episodes),
+                    "train/updates": float(learner.n_updates),
+                    "train/steps_per_s": (t_env - start_t) / max(time.perf_counter() - start, 1e-9),
+                }
+                for key in window_stats[-1] if window_stats else ():
+                    row[key] = float(np.mean([s[key] for s in window_stats if key in s]))
+                metrics.log(t_env, row)
+                latest = {**latest, **row}
+                window_returns, window_stats = [], []
+                marks["log"] += cfg.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg.log_interval))
+            if t_env >= marks["save"] and t_env < cfg.steps:
+                marks["save"] += cfg.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg.save_interval))
+                save()
+            if progress is not None:
+                progress(t_env, cfg.steps, latest)
+            if stop.requested:
+                with stop.critical():
+                    save()
+                raise Interrupted(f"interrupted at t_env = {t_env}; checkpoint {ckpt_path} written, "
+                                  "continue with --resume")
+
+        # -- final evaluation ------------------------------------------------------------
+        final_test = _evaluate(test_env, controller, cfg, t_env)
+        metrics.log(t_env, final_test)
+        metrics.close()
+        with stop.critical():
             save()
-        if progress is not None:
-            progress(t_env, cfg.steps, latest)
-
-    # -- final evaluation ----------------------------------------------------------------
-    final_test = _evaluate(test_env, controller, cfg, t_env)
-    metrics.log(t_env, final_test)
-    metrics.close()
-    save()
-    tables = matrix_tables(learner, test_env) if hasattr(test_env, "payoff") else None
-    if learner.algo.rounds > 1:
-        counts = controller.round_counts
-        final_test = {**final_test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
-    summary = {
-        "t_env": t_env,
-        "episodes": episodes,
-        "n_updates": learner.n_updates,
-        "test": final_test,
-        "resumed_from": resumed_from,
-        "matrix": None if tables is None else tables.to_dict(),
-        "initial_greedy": None if initial_greedy is None else list(initial_greedy),
-    }
-    (run_dir / "final.json").write_text(json.dumps(summary, indent=1))
+        tables = matrix_tables(learner, test_env) if hasattr(test_env, "payoff") else None
+        if learner.algo.rounds > 1:
+            counts = controller.round_counts
+            final_test = {**final_test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
+        summary = {
+            "t_env": t_env,
+            "episodes": episodes,
+            "n_updates": learner.n_updates,
+            "test": final_test,
+            "resumed_from": resumed_from,
+            "matrix": None if tables is None else tables.to_dict(),
+            "initial_greedy": None if initial_greedy is None else list(initial_greedy),
+        }
+        with stop.critical():
+            runfolder.write_text_atomic(run_dir / "final.json", json.dumps(summary, indent=1))
+    if stop.requested:
+        raise Interrupted(f"interrupted as the run finished; every result is written to {run_dir}")
     return TrainResult(run_dir, t_env, episodes, learner.n_updates, final_test, tables, resumed_from, initial_greedy)
