@@ -59,6 +59,30 @@ class GRUCell(nn.GRUCell):
         h = hidden.expand(*lead, hidden.shape[-1]).reshape(-1, hidden.shape[-1])
         return super().forward(x, h).view(*lead, self.hidden_size)
 
+    def sequence(self, inputs: torch.Tensor) -> torch.Tensor:
+        """GRU states over a whole sequence from the zero state, in one fused call.
+
+        ``inputs (..., T, m, input)`` -> ``(..., T, m, hidden)``: what stepping the cell over
+        axis ``-3`` from ``hidden=None`` gives (equal to float32 rounding), computed by torch's
+        multi-layer GRU kernel (``torch._VF.gru``, cuDNN on a GPU) with this cell's own
+        parameters, so parameters, gradients and state-dict keys are the cell's.
+        """
+        T, m, D = inputs.shape[-3:]
+        lead = inputs.shape[:-3]
+        xs = inputs.movedim(-3, 0).reshape(T, -1, D)  # time-major (T, batch, input)
+        h0 = xs.new_zeros(1, xs.shape[1], self.hidden_size)
+        weights = [self.weight_ih, self.weight_hh] + ([self.bias_ih, self.bias_hh] if self.bias else [])
+        if xs.is_cuda:  # cuDNN's RNN would use TF32 by default; the stepwise cell is float32
+            cudnn, before = torch.backends.cudnn, torch.backends.cudnn.allow_tf32
+            cudnn.allow_tf32 = False
+            try:
+                out, _ = torch._VF.gru(xs, h0, weights, self.bias, 1, 0.0, self.training, False, False)
+            finally:
+                cudnn.allow_tf32 = before
+        else:
+            out, _ = torch._VF.gru(xs, h0, weights, self.bias, 1, 0.0, self.training, False, False)
+        return out.view(T, *lead, m, self.hidden_size).movedim(0, -3)
+
 
 class RNNAgent(nn.Module):
     """``Linear -> ReLU -> GRUCell -> head`` with an optional condition input to the head.
@@ -94,6 +118,26 @@ class RNNAgent(nn.Module):
     def recur(self, inputs: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:
         """One GRU step: ``inputs (..., input_dim)``, ``hidden (..., hidden)`` (None: zeros) -> new hidden."""
         return self.rnn(torch.relu(self.fc1(inputs)), hidden)
+
+    def unroll(self, inputs: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        """GRU states ``(..., T, n, hidden)`` for inputs ``(..., T, n, input_dim)`` from the zero state.
+
+        With ``fused`` and a plain :class:`GRUCell`, one fused GRU call over the whole sequence
+        (:meth:`GRUCell.sequence`); otherwise (``fused=False``, the oracle, or a stacked
+        population cell) :meth:`unroll_stepwise`.
+        """
+        if fused and isinstance(self.rnn, GRUCell) and inputs.shape[-3] > 0:
+            return self.rnn.sequence(torch.relu(self.fc1(inputs)))
+        return self.unroll_stepwise(inputs)
+
+    def unroll_stepwise(self, inputs: torch.Tensor) -> torch.Tensor:
+        """:meth:`unroll` one :meth:`recur` step at a time (the reference, and the stacked cells' path)."""
+        h = None  # the zero state, which a stacked cell can skip multiplying
+        out = []
+        for t in range(inputs.shape[-3]):
+            h = self.recur(inputs[..., t, :, :], h)
+            out.append(h)
+        return torch.stack(out, dim=-3)
 
     def q_values(self, hidden: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Utilities ``(..., n_actions)`` from hidden states ``(..., hidden)`` and a condition."""

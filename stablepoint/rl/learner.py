@@ -189,7 +189,9 @@ def run_rounds(agent: RNNAgent, hidden: torch.Tensor, avail: torch.Tensor, round
     out = Rounds([], [], [])
     cond = first_condition(lead, n, A, hidden.device)
     for _ in range(rounds):
-        q = agent.q_values(hidden, cond.unsqueeze(-2).expand(*lead, n, cond.shape[-1]))
+        # one condition row per joint sample, broadcast over the agents inside the head (its
+        # condition layer runs once per sample, not once per agent)
+        q = agent.q_values(hidden, cond.unsqueeze(-2))
         g = masked_argmax(q.detach(), avail)
         out.qs.append(q)
         out.greedy.append(g)
@@ -278,7 +280,7 @@ class Context:
         self.bootstraps = bool((self.mask * (1.0 - self.terminated)).any())
         self._inputs = learner.inputs(batch)
         seen = self._inputs if self.bootstraps else self._inputs.narrow(-3, 0, T)
-        self.hidden = learner.unroll(learner.agent, seen)
+        self.hidden = learner.unroll(learner.agent, seen, fused=learner.fused_unroll)
         self.rounds = run_rounds(learner.agent, self.hidden, avail if self.bootstraps else self.avail, learner.algo.rounds)
         if learner.rnd is not None:
             with torch.no_grad():
@@ -288,7 +290,7 @@ class Context:
     def hidden_target(self) -> torch.Tensor:
         """The target agents' GRU states over all ``T + 1`` steps (computed when first read)."""
         with torch.no_grad():
-            return self.learner.unroll(self.learner.target_agent, self._inputs)
+            return self.learner.unroll(self.learner.target_agent, self._inputs, fused=self.learner.fused_unroll)
 
     @cached_property
     def rounds_target(self) -> Rounds:
@@ -582,15 +584,14 @@ class Learner:
             last = torch.cat([torch.full_like(acts[:, :1], -1), acts[:, :-1]], dim=1)
         return agent_inputs(batch["obs"], last, self.info.n_actions, self.algo.obs_agent_id)
 
+    #: unroll the agents with torch's fused GRU where the cell allows it (False: step by step,
+    #: the reference path; a population's stacked cells always step)
+    fused_unroll: bool = True
+
     @staticmethod
-    def unroll(agent: RNNAgent, inputs: torch.Tensor) -> torch.Tensor:
-        """GRU states ``(..., T+1, n, H)`` for inputs ``(..., T+1, n, D)`` (one pass over time)."""
-        h = None  # the zero state, which a stacked cell can skip multiplying
-        out = []
-        for t in range(inputs.shape[-3]):
-            h = agent.recur(inputs[..., t, :, :], h)
-            out.append(h)
-        return torch.stack(out, dim=-3)
+    def unroll(agent: RNNAgent, inputs: torch.Tensor, fused: bool = True) -> torch.Tensor:
+        """GRU states ``(..., T+1, n, H)`` for inputs ``(..., T+1, n, D)`` (see :meth:`RNNAgent.unroll`)."""
+        return agent.unroll(inputs, fused=fused)
 
     # -- the loop body -------------------------------------------------------------------
 

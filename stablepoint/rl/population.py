@@ -525,7 +525,7 @@ def train_population(
 def _train_population(cfgs, run_dirs, device, resume, progress, force):
     from stablepoint.interrupts import Interrupted, deferred
     from stablepoint.rl import runfolder
-    from stablepoint.rl.train import TrainResult, _Metrics, _save_checkpoint, matrix_tables
+    from stablepoint.rl.train import TrainResult, _Metrics, _save_checkpoint, matrix_tables, next_mark
 
     cfg0 = cfgs[0]
     for d in run_dirs:
@@ -646,7 +646,7 @@ def _train_population(cfgs, run_dirs, device, resume, progress, force):
                 latest = evaluate()
                 for m, row in zip(metrics, latest):
                     m.log(t_env, row)
-                marks["test"] += cfg0.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg0.test_interval))
+                marks["test"] = next_mark(marks["test"], t_env, cfg0.test_interval)
             if t_env >= marks["log"]:
                 returns = torch.cat(window_returns, dim=1).mean(dim=1).cpu().numpy()
                 means = {}
@@ -661,9 +661,9 @@ def _train_population(cfgs, run_dirs, device, resume, progress, force):
                     m.log(t_env, row)
                     latest[p] = {**latest[p], **row}
                 window_returns, window_stats = [], []
-                marks["log"] += cfg0.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg0.log_interval))
+                marks["log"] = next_mark(marks["log"], t_env, cfg0.log_interval)
             if t_env >= marks["save"] and t_env < cfg0.steps:
-                marks["save"] += cfg0.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg0.save_interval))
+                marks["save"] = next_mark(marks["save"], t_env, cfg0.save_interval)
                 save()
             if progress is not None:
                 progress(t_env, cfg0.steps, latest[0])

@@ -255,6 +255,15 @@ class _Metrics:
             writer.writerows(rows)
 
 
+def next_mark(mark: int, t_env: int, interval: int) -> int:
+    """The first multiple-of-``interval`` step after ``mark`` beyond ``t_env`` (one event per crossing).
+
+    >>> next_mark(2000, 2008, 2000), next_mark(2000, 6100, 2000)
+    (4000, 8000)
+    """
+    return mark + interval * max(1, math.ceil((t_env - mark + 1) / interval))
+
+
 def _evaluate(env, controller: Controller, cfg: TrainConfig, t_env: int) -> dict:
     runs = math.ceil(cfg.test_episodes / env.n_envs)
     returns, extras = [], {}
@@ -424,7 +433,7 @@ def _train(cfg, run_dir, device, resume, progress, force) -> TrainResult:
             if t_env >= marks["test"]:
                 latest = _evaluate(test_env, controller, cfg, t_env)
                 metrics.log(t_env, latest)
-                marks["test"] += cfg.test_interval * max(1, math.ceil((t_env - marks["test"] + 1) / cfg.test_interval))
+                marks["test"] = next_mark(marks["test"], t_env, cfg.test_interval)
             if t_env >= marks["log"]:
                 row = {
                     "train/return_mean": float(np.concatenate(window_returns).mean()),
@@ -438,9 +447,9 @@ def _train(cfg, run_dir, device, resume, progress, force) -> TrainResult:
                 metrics.log(t_env, row)
                 latest = {**latest, **row}
                 window_returns, window_stats = [], []
-                marks["log"] += cfg.log_interval * max(1, math.ceil((t_env - marks["log"] + 1) / cfg.log_interval))
+                marks["log"] = next_mark(marks["log"], t_env, cfg.log_interval)
             if t_env >= marks["save"] and t_env < cfg.steps:
-                marks["save"] += cfg.save_interval * max(1, math.ceil((t_env - marks["save"] + 1) / cfg.save_interval))
+                marks["save"] = next_mark(marks["save"], t_env, cfg.save_interval)
                 save()
             if progress is not None:
                 progress(t_env, cfg.steps, latest)
