@@ -23,9 +23,31 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 GAME3 = "risk-reward:agents=3,actions=5,seed=0"
 
 
+_SPAWNED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind():
+    """Whatever a test spawned is killed with its whole process group when the test ends,
+    pass or fail (a loaded machine can time a test out with its children still running)."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.communicate(timeout=10)
+        except (subprocess.TimeoutExpired, ValueError):
+            pass
+
+
 def _spawn(*args, cwd):
-    return subprocess.Popen([sys.executable, "-m", "stablepoint.cli", *args], cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "stablepoint.cli", *args], cwd=cwd, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def _wait_for(pred, timeout=90.0, proc=None):
@@ -43,7 +65,7 @@ def _wait_for(pred, timeout=90.0, proc=None):
     raise AssertionError("timed out")
 
 
-def _stop(proc, sig, timeout=60):
+def _stop(proc, sig, timeout=180):
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=timeout)
     assert "Traceback" not in err, err
