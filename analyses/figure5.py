@@ -163,8 +163,8 @@ def _figure(results: Path, runs_root: Path, settings, methods) -> None:
             and d.name.split("__")[1] in methods]
     if not dirs:
         return
-    bands = aggregate(load_runs(dirs))
-    fig = plot_curves(bands, title="MRVF Figure 5, pymarl profile (median, 25-75%)")
+    bands = aggregate(load_runs(dirs), band=(25.0, 75.0))
+    fig = plot_curves(bands, title="MRVF Figure 5 at the pymarl profile (runs in progress end early)")
     fig.savefig(results / "figure5.png", dpi=110, bbox_inches="tight")
 
 
@@ -185,7 +185,8 @@ def main(argv=None):
     methods = [m for m in args.methods.split(",") if m]
     judge = set(args.verdicts.split(",")) if args.verdicts else set()
     results, runs_root = Path(args.results), Path(args.runs)
-    command = "python analyses/figure5.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    given = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--report-only"]
+    command = "python analyses/figure5.py " + " ".join(given)
     results.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
         from stablepoint.rl.sweep import run_sweep

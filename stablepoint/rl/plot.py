@@ -219,11 +219,16 @@ def load_runs(paths: Iterable, metric: str = "auto", negative: str = "ratio") ->
             spec, algo, seed, steps = cfg["env"]["spec"], cfg["algo"]["name"], int(cfg["seed"]), int(cfg["steps"])
         except (yaml.YAMLError, KeyError, TypeError, ValueError):
             raise SettingsError(f"{d}/config.yaml is not a run config") from None
-        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
         test = {}
-        for row in rows:  # the last row logged at a t_env wins (the final evaluation repeats one)
-            if "test/return_mean" in row:
-                test[int(row["t_env"])] = row
+        try:
+            rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines() if line.strip()]
+            for row in rows:  # the last row logged at a t_env wins (the final evaluation repeats one)
+                if "test/return_mean" in row:
+                    test[int(row["t_env"])] = row
+        except FileNotFoundError:
+            raise SettingsError(f"{d}/metrics.jsonl is missing") from None
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SettingsError(f"{d}/metrics.jsonl is damaged ({type(exc).__name__}); not a run's metrics log") from None
         if not test:
             continue
         t = np.array(sorted(test), dtype=np.int64)
@@ -264,8 +269,11 @@ def _on_grid(run: RunCurve, grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def aggregate(runs: Sequence[RunCurve]) -> list[CurveBand]:
+def aggregate(runs: Sequence[RunCurve], band: tuple[float, float] | None = None) -> list[CurveBand]:
     """Median and band per (group, algo), on the union of the runs' evaluation steps.
+
+    ``band`` gives the percentiles of the band; by default 0-100 for one-step matrix games
+    (MRVF Sec. 5) and 25-75 otherwise.
 
     A grid point counts only runs that had been evaluated by then, and is kept only when
     every run of the group had (the curve starts where the slowest run's does).
@@ -288,7 +296,7 @@ def aggregate(runs: Sequence[RunCurve]) -> list[CurveBand]:
         table = np.stack([_on_grid(m, grid) for m in members])
         keep = ~np.isnan(table).any(axis=0)
         grid, table = grid[keep], table[:, keep]
-        q = (0.0, 100.0) if members[0].one_step else (25.0, 75.0)
+        q = tuple(band) if band is not None else (0.0, 100.0) if members[0].one_step else (25.0, 75.0)
         bands.append(CurveBand(group, algo, metric, grid, np.median(table, axis=0),
                                np.percentile(table, q[0], axis=0), np.percentile(table, q[1], axis=0),
                                q, len(members)))
