@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import signal
+import threading
 import sys
 import warnings
 
@@ -55,6 +56,10 @@ class LazyGroup(click.Group):
     def main(self, *args, **kwargs):
         # SIGTERM is an interrupt like SIGINT (exit 130, partial results kept); run-folder
         # warnings (a torn log line dropped...) are one line on stderr
+        # the handlers are the process's: restore them on the way out, so an in-process caller
+        # (a test's CliRunner) is not left ignoring SIGINT, which its own children would inherit
+        main_thread = threading.current_thread() is threading.main_thread()
+        saved = {sig: signal.getsignal(sig) for sig in INTERRUPT_SIGNALS} if main_thread else {}
         terminate_as_interrupt()
         previous = warnings.showwarning
         warnings.showwarning = _show_warning(previous)
@@ -62,6 +67,9 @@ class LazyGroup(click.Group):
             return super().main(*args, **kwargs)
         finally:
             warnings.showwarning = previous
+            for sig, handler in saved.items():
+                if handler is not None:
+                    signal.signal(sig, handler)
 
     def invoke(self, ctx):
         # the one place where interrupts become exit 130 with one line on stderr
@@ -69,6 +77,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except StablepointError as exc:
             raise InputError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        except click.UsageError as exc:
+            # click prints a usage error as three lines (usage, hint, error): keep it to one
+            raise InputError(_usage_line(exc)) from None
         except KeyboardInterrupt as exc:
             _interrupted(ctx, exc)
         except Exception as exc:
@@ -77,6 +88,12 @@ class LazyGroup(click.Group):
             if not is_interrupt(exc):
                 raise
             _interrupted(ctx, exc)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    message = (exc.format_message().splitlines() or [type(exc).__name__])[0]
+    path = exc.ctx.command_path if exc.ctx is not None else "stablepoint"
+    return f"{message} (see '{path} --help')"
 
 
 def _interrupted(ctx, exc):

@@ -37,6 +37,9 @@ JointAction = tuple[int, ...]
 
 
 def _validate_values(values) -> np.ndarray:
+    dtype = getattr(values, "dtype", None)
+    if dtype is not None and dtype.kind == "c":
+        raise PayoffError(f"payoff values are complex (dtype {dtype}); a payoff needs real numbers")
     try:
         arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -191,7 +194,21 @@ def _read_rows(text: str, source: str) -> list[list[str]]:
     ]
     if not rows:
         raise PayoffError(f"{source}: the CSV is empty")
+    if all(len(row) == 1 for row in rows):
+        # one field per line: a file separated by something else than commas
+        for sep, shown in _OTHER_SEPARATORS:
+            if any(sep in row[0] for row in rows):
+                raise PayoffError(
+                    f"{source}: fields are separated by {shown}, not commas; write the CSV with comma separators"
+                )
     return rows
+
+
+_OTHER_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'"), (" ", "spaces"))
+
+#: a long CSV whose action columns span more joint actions than this (and than its rows) is
+#: refused before the table is allocated
+_MAX_SPARSE_JOINT = 1_000_000
 
 
 def parse_matrix_csv(text: str, name: str = "", source: str = "<csv>") -> Payoff:
@@ -261,19 +278,45 @@ def parse_long_csv(text: str, name: str = "", source: str = "<csv>") -> Payoff:
             raise PayoffError(f"{source}: line {r_i} has {len(row)} fields, expected {n + 1}")
         if not _is_number(row[-1]):
             raise PayoffError(f"{source}: line {r_i}: value {row[-1]!r} is not a number")
+        if not math.isfinite(float(row[-1])):
+            raise PayoffError(f"{source}: line {r_i}: value {row[-1]!r} is NaN or infinity")
         entries.append((row[:-1], float(row[-1])))
+    for r_i, (key, _) in enumerate(entries, start=2):
+        for i, cell in enumerate(key):
+            if _is_number(cell) and not cell.lstrip("+-").isdigit():
+                raise PayoffError(
+                    f"{source}: line {r_i}: action index {cell!r} in column {header[i]!r} is not an integer "
+                    "(give 0-based integers or labels)"
+                )
     integer_cols = [all(e[0][i].lstrip("-").isdigit() for e in entries) for i in range(n)]
-    labels: list[list[str]] = []
+    labels: list[list[str] | None] = []  # None: an integer column (labels made after the size check)
+    sizes: list[int] = []
     for i in range(n):
         seen = [e[0][i] for e in entries]
         if integer_cols[i]:
             idx = sorted({int(s) for s in seen})
             if idx[0] < 0:
                 raise PayoffError(f"{source}: column {header[i]!r} has a negative action index")
-            labels.append([str(k + 1) for k in range(idx[-1] + 1)])
+            labels.append(None)
+            sizes.append(idx[-1] + 1)
         else:
             labels.append(list(dict.fromkeys(seen)))
-    shape = tuple(len(lab) for lab in labels)
+            sizes.append(len(labels[-1]))
+    shape = tuple(sizes)
+    n_joint = math.prod(shape)
+    if n_joint > len(entries) and n_joint > _MAX_SPARSE_JOINT:
+        # refuse before allocating: most joint actions must be missing
+        biggest = max(range(n), key=lambda i: shape[i])
+        if integer_cols[biggest]:
+            line, key = max(enumerate((e[0] for e in entries), start=2), key=lambda t: int(t[1][biggest]))
+            where = f"action index {key[biggest]} in column {header[biggest]!r} (line {line})"
+        else:
+            where = f"{shape[biggest]} distinct labels in column {header[biggest]!r}"
+        raise PayoffError(
+            f"{source}: {where} makes {n_joint:,} joint actions but the file has {len(entries)} rows; "
+            "joint actions missing (each needs one row)"
+        )
+    labels = [lab if lab is not None else [str(k + 1) for k in range(size)] for lab, size in zip(labels, shape)]
     values = np.full(shape, np.nan)
     for key, val in entries:
         ix = tuple(
@@ -322,7 +365,11 @@ def load_payoff(path: str | Path, fmt: str = "auto", name: str | None = None) ->
         try:
             arr = np.load(path, allow_pickle=False)
         except Exception as exc:  # numpy raises several types for bad files
-            raise PayoffError(f"{path}: not a readable .npy array ({exc})") from None
+            raise PayoffError(f"{path}: not a readable .npy array ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        if arr.dtype.kind not in "iuf":
+            raise PayoffError(
+                f"{path}: the .npy values are not real numbers (dtype {arr.dtype}); a payoff needs a float or integer array"
+            )
         return Payoff(arr, (), name)
     try:
         text = path.read_text()

@@ -198,3 +198,22 @@ def test_sweep_interrupt_stops_its_workers_and_workers_exit_when_the_parent_dies
     _wait_for(lambda: not any(_alive(k) for k in kids), timeout=30)
     for r, s in zip(runs, steps):
         assert torch.load(r / "checkpoints" / "last.pt", weights_only=False)["t_env"] > s
+
+
+def test_an_in_process_interrupt_leaves_the_callers_signal_handlers_alone():
+    """A command interrupted in-process (CliRunner) must not leave SIGINT ignored: children
+    spawned afterwards would inherit SIG_IGN and could no longer be interrupted."""
+    from click.testing import CliRunner
+
+    from stablepoint.cli import main
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("stablepoint.commands.games.list_games", boom)
+        result = CliRunner().invoke(main, ["games"])
+    assert result.exit_code == 130, result.output
+    assert {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)} == before

@@ -32,6 +32,10 @@ def _load(payoff_path: Path | None, game: str | None):
     return load_payoff(payoff_path) if payoff_path is not None else get_game(game)
 
 
+#: the most epsilon values one --sweep may hold (each costs a full analysis)
+MAX_GRID = 10_000
+
+
 def parse_grid(spec: str) -> list[float]:
     """``"a:b:n"`` (n evenly spaced points from a to b) or ``"e1,e2,..."``; values checked to be in [0, 1].
 
@@ -49,9 +53,18 @@ def parse_grid(spec: str) -> list[float]:
             start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
             if num < 1:
                 raise ValueError
+            if num > MAX_GRID:
+                raise SettingsError(f"--sweep grid {spec!r} has {num} points; the limit is {MAX_GRID} points")
             grid = [float(x) for x in np.linspace(start, stop, num)]
         else:
-            grid = [float(x) for x in text.split(",") if x.strip()]
+            items = text.split(",") if text else []
+            if any(not x.strip() for x in items):
+                raise SettingsError(f"bad --sweep grid {spec!r}: empty item in the comma list")
+            if len(items) > MAX_GRID:
+                raise SettingsError(f"--sweep grid has {len(items)} values; the limit is {MAX_GRID} points")
+            grid = [float(x) for x in items]
+    except SettingsError:
+        raise
     except ValueError:
         raise SettingsError(
             f"bad --sweep grid {spec!r}: use START:STOP:NUM (e.g. 0:1:11) or a comma list (e.g. 0.1,0.5,1)"

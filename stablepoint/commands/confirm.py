@@ -74,6 +74,7 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
             settings[key.strip()] = value
     if threads is not None:
         settings["torch_threads"] = threads
+    _check_inputs(games, names, seeds, steps, out, markdown, json_path, settings, profile)
     command = "stablepoint confirm " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
     results = []
     with tqdm(total=len(games) * len(names) * seeds * steps, unit="step", dynamic_ncols=True, mininterval=1.0,
@@ -103,6 +104,35 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
                 ))
     if markdown:
         click.echo(f"report written to {markdown}")
+
+
+def _check_inputs(games, names, seeds, steps, out, markdown, json_path, settings, profile) -> None:
+    """Refuse every bad game, algorithm, number and path before the first run trains."""
+    from stablepoint.catalog import get_game
+    from stablepoint.errors import SettingsError
+    from stablepoint.rl.config import make_config
+
+    if not names:
+        raise SettingsError("--algos names no algorithm")
+    if seeds < 1:
+        raise SettingsError(f"--seeds must be >= 1, got {seeds}")
+    if steps < 1:
+        raise SettingsError(f"--steps must be >= 1, got {steps}")
+    out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise SettingsError(f"--out {out!r} is a file, not a directory")
+    for option, value in (("--markdown", markdown), ("--json", json_path)):
+        if value:
+            path = Path(value)
+            if path.is_dir():
+                raise SettingsError(f"{option} {value!r} is a directory")
+            if not path.parent.is_dir():
+                raise SettingsError(f"{option} {value!r}: directory {str(path.parent)!r} does not exist")
+    for game in games:  # every game and algorithm, before the first one trains
+        get_game(game)
+        for algo in names:
+            make_config(f"matrix:{game}", algo, profile=profile, seed=0, steps=steps, out=str(out_path),
+                        **{"tensorboard": False, **settings})
 
 
 def _quote(arg: str) -> str:

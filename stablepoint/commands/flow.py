@@ -16,10 +16,45 @@ from stablepoint.errors import SettingsError
 
 def parse_floats(text: str, what: str) -> tuple:
     """``"1,0.3,0.1"`` -> (1.0, 0.3, 0.1)."""
+    items = str(text).split(",")
     try:
-        return tuple(float(t) for t in str(text).split(",") if t.strip())
+        if not str(text).strip() or any(not t.strip() for t in items):
+            raise ValueError
+        return tuple(float(t) for t in items)
     except ValueError:
         raise SettingsError(f"{what} must be comma-separated numbers, got {text!r}") from None
+
+
+#: solve_ivp's integration methods
+IVP_METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def _check_options(runs, hidden, epsilon, t_max, gtol, method, workers, figure) -> None:
+    """Refuse bad option values before any trajectory is integrated."""
+    import math
+    from pathlib import Path
+
+    if runs < 1:
+        raise SettingsError(f"--runs must be >= 1, got {runs}")
+    if hidden < 1:
+        raise SettingsError(f"--hidden must be >= 1, got {hidden}")
+    if workers < 1:
+        raise SettingsError(f"--workers must be >= 1, got {workers}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise SettingsError(f"--epsilon must be in [0, 1], got {epsilon}")
+    if not (t_max > 0 and math.isfinite(t_max)):
+        raise SettingsError(f"--t-max must be a finite number > 0, got {t_max}")
+    if not (gtol > 0 and math.isfinite(gtol)):
+        raise SettingsError(f"--gtol must be a finite number > 0, got {gtol}")
+    if method not in IVP_METHODS:
+        raise SettingsError(f"--method {method!r} is not a solve_ivp method; choose one of {', '.join(IVP_METHODS)}")
+    if figure:
+        path = Path(figure)
+        if path.suffix.lower() not in FIGURE_SUFFIXES:
+            raise SettingsError(f"--figure {figure!r} must end in {', '.join(FIGURE_SUFFIXES)}")
+        if not path.parent.is_dir():
+            raise SettingsError(f"--figure {figure!r}: directory {str(path.parent)!r} does not exist")
 
 
 @dataclass(frozen=True)
@@ -68,6 +103,7 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
     from stablepoint.gradflow.outcomes import outcome_table
     from stablepoint.gradflow.render import format_outcome_rows, plot_outcomes
 
+    _check_options(runs, hidden, epsilon, t_max, gtol, method, workers, figure)
     mixers = (mixer,) + (("qmix",) if baseline and mixer not in ("qmix", "qmix-abs") else ())
     config = FlowConfig(game, mixers, parse_floats(taus, "--tau"),
                         ("true", "semi") if gradient == "both" else (gradient,),

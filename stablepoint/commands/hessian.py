@@ -37,7 +37,14 @@ def hessian(game, greedy, tau, mixer, hidden, seed, restarts, verdicts):
     from stablepoint.gradflow.spectra import analyze_point
     from stablepoint.gradflow.verdicts import verify_theorem1, verify_theorem2, verify_theorem3
 
+    if restarts < 1:
+        raise SettingsError(f"--restarts must be >= 1, got {restarts}")
+    if hidden < 1:
+        raise SettingsError(f"--hidden must be >= 1, got {hidden}")
     payoff = get_game(game)
+    g = parse_joint(greedy)
+    if len(g) != payoff.n_agents:
+        raise SettingsError(f"--greedy {greedy!r} has {len(g)} actions; game {payoff.name} has {payoff.n_agents} agents")
     model = LossModel(payoff, mixer, tau=tau, hidden=hidden)
     point = find_zero_loss_point(model, parse_joint(greedy), seed=seed, restarts=restarts)
     click.echo(f"{model.mixer.describe()}; state dimension {model.dim} (q: {model.n_q}, theta: {model.mixer.n_params})")

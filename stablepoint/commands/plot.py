@@ -32,13 +32,24 @@ def plot(runs, out, csv_path, metric, tolerance, final_fraction, negative, title
     out = Path(out)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise SettingsError(f"--out must end in .png, .svg or .pdf, got {out.name!r}")
+    import math
+
+    if not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise SettingsError(f"--tolerance must be a finite number >= 0, got {tolerance}")
+    if not 0 < final_fraction <= 1:
+        raise SettingsError(f"--final-fraction must be in (0, 1], got {final_fraction}")
+    csv_file = Path(csv_path) if csv_path else out.with_name(out.stem + "_final.csv")
+    for option, path in (("--out", out), ("--csv", csv_file)):
+        if path.is_dir():
+            raise SettingsError(f"{option} {str(path)!r} is a directory")
+        if not path.parent.is_dir():
+            raise SettingsError(f"{option} {str(path)!r}: directory {str(path.parent)!r} does not exist")
     curves = load_runs(runs, metric=metric, negative=negative)
     bands = aggregate(curves)
     fig = plot_curves(bands, title=title)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=150)
     table = final_table(curves, tolerance=tolerance, final_fraction=final_fraction)
-    csv_path = Path(csv_path) if csv_path else out.with_name(out.stem + "_final.csv")
+    csv_path = csv_file
     write_final_csv(table, csv_path)
     click.echo(f"{len(curves)} runs, {len(bands)} curves -> {out}")
     click.echo(f"final performance -> {csv_path} (best/worst counts, tolerance {tolerance:g}):")

@@ -30,6 +30,10 @@ DEFAULT_REPORT = Path("paper_tables") / "REPORT.md"
 def tables(only, fmt, report, no_report, quiet):
     """Regenerate the papers' tables and compare them with the published values."""
     names = list(only) if only else None
+    if report is not None and no_report:
+        raise click.UsageError("--report and --no-report contradict each other; give one")
+    if report is not None:
+        _check_report_path(report)
 
     def progress(name):
         click.echo(f"regenerating {name} ...", err=True)
@@ -48,8 +52,24 @@ def tables(only, fmt, report, no_report, quiet):
         results = tuple(_draw_graphs(r, target.parent) for r in results)
         target.write_text(report_markdown(results))
         click.echo(f"wrote {target}", err=True)
+    elif not no_report and names is None:
+        click.echo(f"no report written: no {DEFAULT_REPORT.parent}/ folder in the current directory; "
+                   "give --report FILE to write one", err=True)
     if any(r.status == "error" for r in results):
         click.get_current_context().exit(1)
+
+
+def _check_report_path(report: Path) -> None:
+    """Refuse a --report path that cannot be written, before the tables run."""
+    from stablepoint.errors import SettingsError
+
+    if report.is_dir():
+        raise SettingsError(f"--report {str(report)!r} is a directory")
+    parent = report.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise SettingsError(f"--report {str(report)!r}: {str(parent)!r} is a file, not a directory")
 
 
 def _draw_graphs(result, folder: Path):

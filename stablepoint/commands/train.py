@@ -34,6 +34,14 @@ def train(env, algo, seed, steps, out, run_name, resume, force, device, threads,
     from stablepoint.rl.config import make_config
     from stablepoint.rl.train import train as run_training
 
+    from pathlib import Path
+
+    from stablepoint.errors import SettingsError
+
+    if resume and force:
+        raise click.UsageError("--resume and --force contradict each other: continue the run or replace it")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise SettingsError(f"--out {out!r} is a file, not a directory")
     settings = {}
     for item in overrides:
         key, eq, value = item.partition("=")

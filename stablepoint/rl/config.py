@@ -219,6 +219,8 @@ def list_algos() -> list[str]:
 def _read_yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read as a text YAML file ({type(exc).__name__})") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if data is None:

@@ -238,6 +238,8 @@ def load_sweep(path) -> SweepSpec:
         raise SettingsError(f"sweep file {str(path)!r} does not exist")
     try:
         data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the sweep file as text ({type(exc).__name__})") from None
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     return sweep_from_dict(data or {}, str(path))
