@@ -146,6 +146,7 @@ def report(results: Path, runs_root: Path, budgets, settings, methods, seeds, co
                     f"| {np.median(nr):.3f} | {np.percentile(nr, 25):.3f} to {np.percentile(nr, 75):.3f} "
                     f"| {strong} | {weak} | {len(judged) - strong - weak} | {len(rows) - len(judged)} |")
         lines.append("")
+    lines += _in_progress(runs_root, settings, methods, budgets, docs)
     missing = [f"{m} {s} {b}" for b in budgets for s in settings for m in methods
                if sum(d["budget"] == b and d["setting"] == s and d["method"] == m for d in docs) < expected]
     lines += ["## Not finished", "",
@@ -154,6 +155,36 @@ def report(results: Path, runs_root: Path, budgets, settings, methods, seeds, co
                + "; ".join(missing) + "."), ""]
     (results / "README.md").write_text("\n".join(lines))
     _figure(results, runs_root, settings, methods)
+
+
+def _in_progress(runs_root: Path, settings, methods, budgets, docs) -> list[str]:
+    """Runs still training: the last test evaluation each has logged (not a result yet)."""
+    from stablepoint.catalog import get_game
+    from stablepoint.rl.config import load_config
+    from stablepoint.rl.plot import normalized_return
+
+    rows = []
+    for setting in settings:
+        for m in methods:
+            latest = []
+            for d in sorted((runs_root / setting).glob(f"*__{m}__seed*")):
+                done = {doc["budget"] for doc in docs if doc["run"] == d.name}
+                if set(budgets) <= done or not (d / "metrics.jsonl").exists():
+                    continue
+                tests = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()
+                         if line.strip() and "test/return_mean" in line]
+                if tests and tests[-1]["t_env"] > max(done, default=0):
+                    values = get_game(load_config(d / "config.yaml").env.spec.partition(":")[2]).values
+                    last = tests[-1]
+                    latest.append((last["t_env"], float(normalized_return(np.array([last["test/return_mean"]]), values)[0])))
+            if latest:
+                t = min(x[0] for x in latest)
+                rows.append(f"| {m} | {setting} | {len(latest)} | {t:,} | {np.median([x[1] for x in latest]):.3f} |")
+    if not rows:
+        return []
+    return ["## Still training (the last test evaluation of each unfinished run; not a result)", "",
+            "| method | setting | runs | steps reached (min) | median normalized return there |",
+            "|---|---|---|---|---|", *rows, ""]
 
 
 def _figure(results: Path, runs_root: Path, settings, methods) -> None:
