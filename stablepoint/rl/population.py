@@ -525,7 +525,7 @@ def train_population(
 def _train_population(cfgs, run_dirs, device, resume, progress, force):
     from stablepoint.interrupts import Interrupted, deferred
     from stablepoint.rl import runfolder
-    from stablepoint.rl.train import TrainResult, _Metrics, _save_checkpoint, matrix_tables, next_mark
+    from stablepoint.rl.train import TrainResult, _Metrics, _save_checkpoint, matrix_tables, next_mark, round_shares
 
     cfg0 = cfgs[0]
     for d in run_dirs:
@@ -686,7 +686,7 @@ def _train_population(cfgs, run_dirs, device, resume, progress, force):
             test = final_tests[p]
             if algo.rounds > 1:
                 counts = round_counts[p]
-                test = {**test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
+                test = {**test, **round_shares(counts)}
             summary = {
                 "t_env": t_env,
                 "episodes": episodes,

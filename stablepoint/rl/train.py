@@ -255,6 +255,16 @@ class _Metrics:
             writer.writerows(rows)
 
 
+def round_shares(counts) -> dict[str, float]:
+    """``test/round<k>_share``: the share of greedy final actions each round produced (MRVF Fig. 14).
+
+    >>> round_shares([3, 1, 0])
+    {'test/round1_share': 0.75, 'test/round2_share': 0.25, 'test/round3_share': 0.0}
+    """
+    total = max(int(sum(counts)), 1)
+    return {f"test/round{k + 1}_share": float(c / total) for k, c in enumerate(counts)}
+
+
 def next_mark(mark: int, t_env: int, interval: int) -> int:
     """The first multiple-of-``interval`` step after ``mark`` beyond ``t_env`` (one event per crossing).
 
@@ -468,7 +478,7 @@ def _train(cfg, run_dir, device, resume, progress, force) -> TrainResult:
         tables = matrix_tables(learner, test_env) if hasattr(test_env, "payoff") else None
         if learner.algo.rounds > 1:
             counts = controller.round_counts
-            final_test = {**final_test, **{f"test/round{k + 1}_share": float(c / max(counts.sum(), 1)) for k, c in enumerate(counts)}}
+            final_test = {**final_test, **round_shares(counts)}
         summary = {
             "t_env": t_env,
             "episodes": episodes,
