@@ -23,11 +23,16 @@ from stablepoint.payoff import Payoff
 __all__ = ["GameEntry", "GAMES", "get_game", "list_games", "risk_reward", "predator_prey"]
 
 
-def predator_prey(penalty: float = -2.0, actions: int = 6) -> Payoff:
+def predator_prey(punishment: float = -2.0, actions: int = 6, penalty: float | None = None) -> Payoff:
     """Two-agent predator-prey payoff of MRVF Eq. 32: action 1 is "capture".
 
-    Both capture: +10; exactly one captures: ``penalty``; neither: 0.
+    Both capture: +10; exactly one captures: ``punishment``; neither: 0.  ``punishment``
+    is the option's name in the predator-prey env too (``predator_prey:punishment=-2``);
+    ``penalty`` is its old name here, still accepted.
     """
+    if penalty is not None:
+        punishment = penalty
+    penalty = punishment
     actions = int(actions)
     if actions < 2:
         raise SettingsError(f"predator-prey needs at least 2 actions, got {actions}")
@@ -36,7 +41,7 @@ def predator_prey(penalty: float = -2.0, actions: int = 6) -> Payoff:
     y[:, 0] = penalty
     y[0, 0] = 10.0
     labels = ("capture",) + tuple(f"other{k}" for k in range(1, actions))
-    return Payoff(y, (labels, labels), f"predator-prey(penalty={penalty:g})")
+    return Payoff(y, (labels, labels), f"predator-prey(punishment={penalty:g})")
 
 
 def risk_reward(agents: int = 3, actions: int = 5, seed: int = 0) -> Payoff:
@@ -102,11 +107,17 @@ GAMES: dict[str, GameEntry] = {
     "qtran": GameEntry(_fixed([[8, -12, -12], [-12, 0, 0], [-12, 0, 0]], "qtran"), "QTRAN matrix game (Son et al. 2019)"),
     "game-a": GameEntry(_fixed([[12, -12, -12], [-12, 0, 0], [-12, 0, 0]], "game-a", (("A", "B", "C"),) * 2), "Beyond Monotonicity Table 1, Game A"),
     "game-b": GameEntry(_fixed([[12, 0, 10], [0, 0, 10], [10, 10, 10]], "game-b", (("A", "B", "C"),) * 2), "Beyond Monotonicity Table 1, Game B"),
-    "predator-prey": GameEntry(predator_prey, "MRVF Eq. 32 (two agents, 6 actions)", ("penalty", "actions")),
+    "predator-prey": GameEntry(predator_prey, "MRVF Eq. 32 (two agents, 6 actions)", ("punishment", "actions")),
     "risk-reward": GameEntry(risk_reward, "MRVF Appendix E.1 generator", ("agents", "actions", "seed")),
 }
 
 _ALIASES = {"table5a": "table5", "a": "game-a", "b": "game-b", "focus-fire": "table11", "table7": "table5"}
+
+#: old parameter names still accepted: game -> {old: new} (the CLI prints a deprecation note)
+PARAM_ALIASES = {"predator-prey": {"penalty": "punishment"}}
+
+#: the env family whose specs name the same games (``matrix:<game>``, ``matrix:file=<path>``)
+MATRIX_PREFIX = "matrix:"
 
 
 def _parse_value(text: str):
@@ -120,15 +131,33 @@ def _parse_value(text: str):
 
 
 def get_game(spec: str) -> Payoff:
-    """The catalog payoff named by ``spec`` (``name`` or ``name:key=value,...``).
+    """The payoff named by ``spec``: the one game-spec parser of the CLI and the matrix env.
+
+    ``spec`` is ``name`` or ``name:key=value,...`` (a catalog game), ``file=<path>`` (a
+    payoff file: matrix CSV, long CSV or ``.npy``), either one optionally prefixed by
+    ``matrix:`` -- so ``--game X`` and ``--env matrix:X`` name the same game.  ``-`` and
+    ``_`` are interchangeable in names (``predator_prey`` is ``predator-prey``).
+
+    >>> get_game("matrix:table5").values.tolist() == get_game("table5").values.tolist()
+    True
+    >>> get_game("predator_prey:punishment=-5,actions=2").values.tolist()
+    [[10.0, -5.0], [-5.0, 0.0]]
 
     Raises
     ------
     SettingsError
         Unknown name or parameter, with the list of valid ones.
     """
-    name, _, args = spec.strip().partition(":")
-    key = _ALIASES.get(name.lower(), name.lower())
+    spec = str(spec).strip()
+    if spec.lower().startswith(MATRIX_PREFIX):
+        spec = spec[len(MATRIX_PREFIX):].strip()
+    if spec.startswith("file="):
+        from stablepoint.payoff import load_payoff
+
+        return load_payoff(spec[len("file="):])
+    name, _, args = spec.partition(":")
+    key = name.lower().replace("_", "-")
+    key = _ALIASES.get(key, key)
     if key not in GAMES:
         raise SettingsError(f"unknown game {name!r}; choose one of: {', '.join(GAMES)}")
     entry = GAMES[key]
@@ -139,6 +168,7 @@ def get_game(spec: str) -> Payoff:
         for item in args.split(","):
             k, eq, v = item.partition("=")
             k = k.strip()
+            k = PARAM_ALIASES.get(key, {}).get(k, k)
             if not eq or k not in entry.params:
                 raise SettingsError(
                     f"bad parameter {item!r} for game {key!r}; parameters: {', '.join(entry.params)} (as key=value)"

@@ -1,6 +1,6 @@
 """Exception types for bad input; the CLI turns each into a one-line error with exit code 2."""
 
-__all__ = ["StablepointError", "PayoffError", "SettingsError", "ProblemTooLargeError"]
+__all__ = ["StablepointError", "PayoffError", "SettingsError", "ProblemTooLargeError", "BudgetExhaustedError"]
 
 
 class StablepointError(ValueError):
@@ -17,3 +17,7 @@ class SettingsError(StablepointError):
 
 class ProblemTooLargeError(StablepointError):
     """An exact computation would take too long; the message says how big and how to proceed."""
+
+
+class BudgetExhaustedError(StablepointError):
+    """A time budget ended before any part of the answer was finished; nothing to report."""

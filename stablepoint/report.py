@@ -64,6 +64,7 @@ __all__ = [
     "render_json",
     "render_markdown",
     "render_dot",
+    "graph_title",
     "render_sweep",
     "render_sweep_text",
     "render_sweep_markdown",
@@ -199,7 +200,8 @@ def partial_to_dict(payoff, method: str, settings: Mapping, fits: Mapping, *, ro
     (the u~ a targeted run was asked for, or None for every u~) sets
     ``partial``, ``rows`` and ``total``.
     """
-    transitions = [_transition_dict(u, f, _kind_of_fit(u, f)) for u, f in fits.items()]
+    # C order, whatever order the rows finished in (parallel workers).
+    transitions = [_transition_dict(u, f, _kind_of_fit(u, f)) for u, f in sorted(fits.items())]
     targeted = rows is not None and len(rows) < payoff.n_joint
     doc = {
         "schema_version": SCHEMA_VERSION,
@@ -282,6 +284,8 @@ def result_to_dict(result: StabilityResult, *, rounds=None) -> dict:
         "n_joint": n,
         "partial": result.partial,
         "rows": _actions(result.rows) if result.partial else None,
+        "unfinished": _actions(result.unfinished),
+        "budget": result.budget,
     }
     if rounds is not None:
         doc["rounds"] = jsonable(rounds)
@@ -296,10 +300,34 @@ def render_json(result: StabilityResult, *, rounds=None, indent: int | None = 2)
 # --------------------------------------------------------------------------- text
 
 
-def _settings_line(settings: Mapping) -> str:
+def is_uniform(settings: Mapping) -> bool:
+    """Whether the settings' visitation is uniform: ``visitation=uniform``, or epsilon-greedy at epsilon = 1."""
+    vis, eps = settings.get("visitation"), settings.get("epsilon")
+    if vis == "uniform":
+        return True
+    try:
+        return vis in ("centralized", "decentralized") and eps is not None and float(eps) == 1.0
+    except (TypeError, ValueError):
+        return False
+
+
+def settings_line(settings: Mapping, *, sort: bool = True) -> str:
+    """``k=v, ...``; an epsilon-greedy visitation at epsilon = 1 is marked ``(uniform)``.
+
+    >>> settings_line({"visitation": "centralized", "epsilon": 1.0})
+    'epsilon=1, visitation=centralized (uniform)'
+    """
     if not settings:
         return "(none)"
-    return ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in sorted(settings.items()))
+    items = sorted(settings.items()) if sort else list(settings.items())
+    text = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in items)
+    if is_uniform(settings) and settings.get("visitation") != "uniform":
+        text = text.replace(f"visitation={settings['visitation']}", f"visitation={settings['visitation']} (uniform)", 1)
+    return text
+
+
+def _settings_line(settings: Mapping) -> str:
+    return settings_line(settings)
 
 
 def _payoff_lines(payoff) -> list[str]:
@@ -340,8 +368,12 @@ PARTIAL_NOTE = "not computed (that needs every row of the transition graph; this
 
 
 def _partial_line(result: StabilityResult) -> str:
-    return (f"transition graph: partial, {len(result.transitions)} of {result.payoff.n_joint} rows u~ computed "
+    line = (f"transition graph: partial, {len(result.transitions)} of {result.payoff.n_joint} rows u~ computed "
             "(each exactly as in the full analysis)")
+    if result.unfinished:
+        line += (f"; {len(result.unfinished)} requested rows not finished within the {result.budget:g} s budget "
+                 f"(not certified, no answer): {_action_list(result.unfinished, LIST_LIMIT)}")
+    return line
 
 
 def _optimum_sentence(result: StabilityResult) -> str:
@@ -455,7 +487,7 @@ def render_text(result: StabilityResult, *, rounds=None) -> str:
             lines.append(f"      basin, every path {_members(result.basins_all[i], n)}")
     lines.append("")
     lines.append("Optimum: " + _optimum_sentence(result))
-    if not result.certified:
+    if not all(f.certified for f in result.transitions.values()):
         lines.append("Warning: some fits were stopped by a solver budget and are not certified optimal.")
     lines += _rounds_lines(rounds)
     return "\n".join(lines) + "\n"
@@ -513,7 +545,7 @@ def render_markdown(result: StabilityResult, *, rounds=None) -> str:
         ]
         lines += _md_table(["attractor", "kind", "members", "basin (some path)", "basin (every path)"], rows) + [""]
     lines.append("**Optimum:** " + _optimum_sentence(result) + ".")
-    if not result.certified:
+    if not all(f.certified for f in result.transitions.values()):
         lines += ["", "*Some fits are not certified optimal (solver budget).*"]
     if rounds is not None:
         lines += ["", "### Round trace", "", "```", *_rounds_lines(rounds)[2:], "```"]
@@ -523,77 +555,211 @@ def render_markdown(result: StabilityResult, *, rounds=None) -> str:
 # --------------------------------------------------------------------------- DOT and figures
 
 
+#: Settings that choose how a fit is computed, not which method it is; left out of graph titles.
+_COMPUTE_SETTINGS = ("solver", "solver_options", "losses")
+#: Tie rules of Eq. 3 (WQMIX and friends), as the titles name them.
+_TIE_RULES = {"inclusive": "inclusive greedy set (>=)", "strict": "strict greedy set (>)"}
+_STRONG, _WEAK, _PLAIN = "#8fd18f", "#f5c16c", "#ffffff"
+
+
+def graph_title(result: StabilityResult) -> str:
+    """Title of a transition-graph figure: the method, its settings and the payoff.
+
+    Every setting of the method's ``settings()`` is named except how the fits are
+    computed (``solver``, ``solver_options``, ``losses``); the tie rule is spelled out,
+    so the strict and inclusive graphs of MRVF Figure 2 are told apart.
+
+    >>> from stablepoint.catalog import get_game
+    >>> from stablepoint.methods import get_method
+    >>> from stablepoint.stability import analyze
+    >>> m = get_method("wqmix", alpha=0.1, epsilon=1.0, visitation="uniform", tie_rule="inclusive", losses="greedy")
+    >>> print(graph_title(analyze(get_game("table4a"), m)))
+    WQMIX on table4a: alpha=0.1, epsilon=1, visitation=uniform; inclusive greedy set (>=)
+    """
+    settings = {k: v for k, v in result.settings.items() if k not in _COMPUTE_SETTINGS}
+    tie = settings.pop("tie_rule", None)
+    shown = ", ".join(f"{k}={_fmt(v, 4) if isinstance(v, float) else v}" for k, v in sorted(settings.items()))
+    if tie is not None:
+        shown = (shown + "; " if shown else "") + _TIE_RULES.get(tie, f"tie_rule={tie}")
+    title = f"{result.method.upper()} on {result.payoff.name or 'payoff'}"
+    if shown:
+        title += f": {shown}"
+    if result.partial:
+        title += f" (partial: {len(result.transitions)} of {result.payoff.n_joint} rows)"
+    return title
+
+
+def _node_id(u) -> str:
+    return "u" + "_".join(str(a + 1) for a in u)
+
+
 def render_dot(result: StabilityResult) -> str:
     """Graphviz DOT text of the transition graph (no graphviz needed to write it).
 
     Strongly stable points are filled green, weakly stable ones orange, the
-    optimum has a double border; node labels are 1-based.
+    optimum has a double border; node labels are 1-based.  The graph's label
+    is :func:`graph_title`; a ``cluster_legend`` subgraph explains the colours.
+    Games of three or more agents put the joint actions of each action of the
+    first agent in their own cluster (``cluster_a1_<k>``).
     """
-    lines = [f'digraph "{result.method}" {{', "  rankdir=LR;", "  node [shape=ellipse, style=filled, fillcolor=white];"]
-    ids = {u: "u" + "_".join(str(a + 1) for a in u) for u in result.graph.nodes}
+    title = graph_title(result).replace('"', "'")
+    lines = [f'digraph "{result.method}" {{', "  rankdir=LR;", f'  label="{title}";', "  labelloc=t;",
+             "  node [shape=ellipse, style=filled, fillcolor=white];"]
+    ids = {u: _node_id(u) for u in result.graph.nodes}
     opt = set(result.optimal)
-    for u in result.graph.nodes:
+
+    def node_line(u) -> str:
         attrs = [f'label="{format_action(u)}\\n{_fmt(result.payoff[u], 4)}"']
         kind = result.kind(u)
         if kind == "strong":
-            attrs.append('fillcolor="#8fd18f"')
+            attrs.append(f'fillcolor="{_STRONG}"')
         elif kind == "weak":
-            attrs.append('fillcolor="#f5c16c"')
+            attrs.append(f'fillcolor="{_WEAK}"')
         if u in opt:
             attrs.append("peripheries=2")
         if result.partial and u not in result.transitions:
             attrs.append('style="filled,dashed"')  # a greedy action whose own row was not computed
-        lines.append(f"  {ids[u]} [{', '.join(attrs)}];")
+        return f"{ids[u]} [{', '.join(attrs)}];"
+
+    if result.payoff.n_agents >= 3:
+        for k in range(result.payoff.shape[0]):
+            members = [u for u in result.graph.nodes if u[0] == k]
+            if not members:
+                continue
+            lines.append(f"  subgraph cluster_a1_{k + 1} {{")
+            lines.append(f'    label="agent 1 plays {k + 1}";')
+            lines += [f"    {node_line(u)}" for u in members]
+            lines.append("  }")
+    else:
+        lines += [f"  {node_line(u)}" for u in result.graph.nodes]
     for u, v in sorted(result.graph.edges):
         lines.append(f"  {ids[u]} -> {ids[v]};")
-    lines.append("}")
+    legend = [("legend_strong", "strongly stable", f'fillcolor="{_STRONG}"'),
+              ("legend_weak", "weakly stable", f'fillcolor="{_WEAK}"'),
+              ("legend_optimal", "optimal joint action u*", "peripheries=2")]
+    if result.partial:
+        legend.append(("legend_partial", "row not computed", 'style="filled,dashed"'))
+    lines += ["  subgraph cluster_legend {", '    label="legend";']
+    lines += [f'    {name} [label="{text}", shape=box, {attr}];' for name, text, attr in legend]
+    lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
 
-def _positions(result: StabilityResult) -> dict:
+def _panel_positions(members, shape) -> dict:
+    """Grid positions inside one panel of a game with 3+ agents: agent 2's action is the
+    column, the actions of agents 3.. (C order) the row."""
+    rest = shape[2:]
+    return {u: (float(u[1]), -float(np.ravel_multi_index(u[2:], rest))) for u in members}
+
+
+def _legend_handles(result: StabilityResult):
+    from matplotlib.lines import Line2D
+
+    def marker(face, width, label, style="-"):
+        return Line2D([], [], linestyle="none", marker="o", markersize=13, markerfacecolor=face,
+                      markeredgecolor="black", markeredgewidth=width, label=label)
+
+    handles = [marker(_STRONG, 1.0, "strongly stable"), marker(_WEAK, 1.0, "weakly stable"),
+               marker(_PLAIN, 3.0, "optimal joint action u*"),
+               Line2D([], [], color="black", marker=">", markersize=6, label="u~ \u2192 greedy action of the fit")]
+    if result.partial:
+        handles.append(marker("#dddddd", 1.0, "row not computed"))
+    return handles
+
+
+def _draw_nodes(result, g, nodes, pos, ax, node_size, font_size, extra_labels=None):
     import networkx as nx
 
-    g = result.graph
-    if result.payoff.n_agents == 2:
-        # Mirror the payoff matrix: row i at the top, column j to the right.
-        return {u: (float(u[1]), -float(u[0])) for u in g.nodes}
-    return nx.spring_layout(g, seed=0)
+    opt = set(result.optimal)
+    colors = [{"strong": _STRONG, "weak": _WEAK}.get(result.kind(u) or "", "#dddddd" if result.partial and u not in result.transitions else _PLAIN)
+              for u in nodes]
+    widths = [3.0 if u in opt else 1.0 for u in nodes]
+    nx.draw_networkx_nodes(g, pos, nodelist=nodes, ax=ax, node_color=colors, edgecolors="black",
+                           linewidths=widths, node_size=node_size)
+    labels = {u: f"{format_action(u)}\n{_fmt(result.payoff[u], 4)}" + (extra_labels or {}).get(u, "") for u in nodes}
+    nx.draw_networkx_labels(g, pos, ax=ax, labels=labels, font_size=font_size)
 
 
 def draw_graph(result: StabilityResult, ax=None):
     """Draw the transition graph with matplotlib; returns the Figure (no pyplot state used).
 
     Two-agent games are laid out as the payoff matrix (row i, column j), so the
-    picture reads like the papers' tables; larger games use a seeded spring
-    layout.  Green: strongly stable; orange: weakly stable; thick border:
-    optimal.
+    picture reads like the papers' tables.  Games of three or more agents get one
+    panel (axes) per action of the first agent, each a grid of agent 2's action
+    (column) by the actions of agents 3.. (row); arrows inside a panel are drawn,
+    and a transition to another panel is written under the node (``-> (2, 3, 2)``).
+    Green: strongly stable; orange: weakly stable; thick border: optimal.  Self-loops
+    (u~ in its own greedy set) are not drawn: the colours mark the stable points.  The
+    figure's legend names these, and its title is :func:`graph_title`.  ``ax`` (a
+    single axes) is only accepted for two-agent games.
     """
     import networkx as nx
     from matplotlib.figure import Figure
 
-    if ax is None:
-        size = max(3.0, 1.3 * max(result.payoff.shape)) if result.payoff.n_agents == 2 else 6.0
-        fig = Figure(figsize=(size + 1.0, size))
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
     g = result.graph
-    pos = _positions(result)
-    colors = [
-        {"strong": "#8fd18f", "weak": "#f5c16c"}.get(result.kind(u) or "", "#ffffff") for u in g.nodes
-    ]
-    widths = [3.0 if u in set(result.optimal) else 1.0 for u in g.nodes]
-    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, edgecolors="black", linewidths=widths, node_size=1100)
-    nx.draw_networkx_labels(
-        g, pos, ax=ax, labels={u: f"{format_action(u)}\n{_fmt(result.payoff[u], 4)}" for u in g.nodes}, font_size=6
-    )
-    nx.draw_networkx_edges(
-        g, pos, ax=ax, arrows=True, arrowstyle="-|>", node_size=1100, connectionstyle="arc3,rad=0.12"
-    )
-    ax.set_title(f"{result.method} on {result.payoff.name or 'payoff'}: u~ -> ubar")
-    ax.set_axis_off()
-    ax.margins(0.15)
+    title = graph_title(result)
+    if result.payoff.n_agents <= 2:
+        if ax is None:
+            size = max(3.0, 1.3 * max(result.payoff.shape))
+            fig = Figure(figsize=(size + 1.5, size + 1.2))
+            ax = fig.add_subplot()
+        else:
+            fig = ax.figure
+        pos = {u: (float(u[1]), -float(u[0])) for u in g.nodes}
+        nodes = list(g.nodes)
+        _draw_nodes(result, g, nodes, pos, ax, 1100, 6)
+        nx.draw_networkx_edges(g, pos, ax=ax, edgelist=[(u, v) for u, v in g.edges if u != v], arrows=True,
+                               arrowstyle="-|>", node_size=1100, connectionstyle="arc3,rad=0.12")
+        ax.set_axis_off()
+        ax.margins(0.15)
+        fig.suptitle(_wrap(title, 60), fontsize=9)
+        fig.legend(handles=_legend_handles(result), loc="lower center", ncol=2, fontsize=7, frameon=False)
+        fig.subplots_adjust(bottom=0.12, top=0.88)
+        return fig
+    if ax is not None:
+        raise SettingsError("a graph of three or more agents draws its own panels; leave out ax")
+    shape = result.payoff.shape
+    n_panels = shape[0]
+    cols = min(n_panels, 4)
+    rows = -(-n_panels // cols)
+    rest_rows = int(np.prod(shape[2:]))
+    panel_w, panel_h = max(2.6, 1.3 * shape[1]), max(2.6, 1.1 * rest_rows)
+    fig = Figure(figsize=(panel_w * cols + 0.4, panel_h * rows + 1.6))
+    axes = [fig.add_subplot(rows, cols, k + 1) for k in range(n_panels)]
+    label_chars = len(format_action(tuple(shape)))  # the widest label line, about
+    node_size = max(1000.0, (3.6 * label_chars + 4.0) ** 2)
+    for k, ax in enumerate(axes):
+        members = [u for u in g.nodes if u[0] == k]
+        pos = _panel_positions(members, shape)
+        inside = g.subgraph(members)
+        _draw_nodes(result, g, members, pos, ax, node_size, 5.5)
+        for u in members:  # transitions into another panel: named under the node
+            away = sorted(v for v in g.successors(u) if v[0] != k)
+            if away:
+                shown = ", ".join(format_action(v) for v in away[:2]) + (f" +{len(away) - 2}" if len(away) > 2 else "")
+                ax.text(pos[u][0], pos[u][1] - 0.36, f"\u2192 {shown}", ha="center", va="top", fontsize=6,
+                        color="#1f4e9c", gid="away")
+        nx.draw_networkx_edges(inside, pos, ax=ax, edgelist=[(u, v) for u, v in inside.edges if u != v], arrows=True,
+                               arrowstyle="-|>", node_size=node_size, connectionstyle="arc3,rad=0.15")
+        ax.set_title(f"agent 1 plays {k + 1}", fontsize=9)
+        ax.set_axis_off()
+        xs = [p[0] for p in pos.values()] or [0.0]
+        ys = [p[1] for p in pos.values()] or [0.0]
+        ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+        ax.set_ylim(min(ys) - 0.75, max(ys) + 0.5)
+    others = ", ".join(str(i + 1) for i in range(2, result.payoff.n_agents))
+    fig.suptitle(_wrap(title, max(30 * cols, 80)) + f"\npanels: agent 1's action; columns: agent 2's; rows: agent{'s' if len(shape) > 3 else ''} {others}"
+                 "; \u2192 (...): transition into another panel",
+                 fontsize=9)
+    fig.legend(handles=_legend_handles(result), loc="lower center", ncol=4, fontsize=7, frameon=False)
+    fig.subplots_adjust(bottom=0.45 / (panel_h * rows + 1.6), top=1 - 0.9 / (panel_h * rows + 1.6), wspace=0.05)
     return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width=max(width, 30)))
 
 
 def write_graph(result: StabilityResult, path) -> Path:
@@ -635,7 +801,7 @@ def sweep_to_dict(sweep: SweepResult) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "kind": "sweep",
-        "complete": True,
+        "complete": sweep.complete,
         "payoff": payoff_to_dict(sweep.payoff),
         "method": sweep.method,
         "settings": jsonable(dict(first.settings)),
@@ -654,7 +820,18 @@ def sweep_to_dict(sweep: SweepResult) -> dict:
             {"action": [int(a) for a in c.action], "lo": c.lo, "hi": c.hi, "before": c.before, "after": c.after}
             for c in sweep.critical
         ],
+        "unfinished": list(sweep.unfinished),
+        "budget": sweep.budget,
     }
+
+
+def _sweep_budget_line(sweep: SweepResult) -> str | None:
+    if sweep.complete:
+        return None
+    if sweep.unfinished:
+        return (f"Budget: the {sweep.budget:g} s budget ended; epsilon values not analysed (no answer): "
+                + ", ".join(_fmt(e) for e in sweep.unfinished) + "; brackets are found among the analysed ones only")
+    return f"Budget: the {sweep.budget:g} s budget ended during bisection; some brackets are wider than the tolerance"
 
 
 def partial_sweep_to_dict(payoff, method: str, settings: Mapping, tol: float, grid: list) -> dict:
@@ -709,6 +886,9 @@ def render_sweep_text(sweep: SweepResult) -> str:
         lines += _table(["u", "epsilon in", "below", "above"], rows)
     else:
         lines.append("  none: the stable set is the same at every grid point")
+    note = _sweep_budget_line(sweep)
+    if note:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
 
 
@@ -723,6 +903,9 @@ def render_sweep_markdown(sweep: SweepResult) -> str:
         for c in sweep.critical
     ]
     lines += _md_table(["u", "epsilon in", "below", "above"], rows) if rows else ["none"]
+    note = _sweep_budget_line(sweep)
+    if note:
+        lines += ["", f"*{note}.*"]
     return "\n".join(lines) + "\n"
 
 

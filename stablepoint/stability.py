@@ -53,13 +53,15 @@ that never closes on itself:
 from __future__ import annotations
 
 import math
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import networkx as nx
 
-from stablepoint.errors import SettingsError
+from stablepoint.errors import BudgetExhaustedError, SettingsError
 from stablepoint.methods.base import FitResult
 from stablepoint.payoff import JointAction, Payoff
 from stablepoint.visitation import check_epsilon
@@ -68,7 +70,10 @@ __all__ = [
     "STRONG",
     "WEAK",
     "StabilityResult",
+    "AnalysisEstimate",
     "analyze",
+    "fit_ignores_u_tilde",
+    "format_duration",
     "transition_graph",
     "stability_kinds",
     "stable_points",
@@ -336,6 +341,8 @@ class StabilityResult:
     basins_all: tuple[frozenset, ...] | None
     optimal: tuple[JointAction, ...]
     partial: bool = False
+    unfinished: tuple[JointAction, ...] = ()
+    budget: float | None = None
 
     @property
     def rows(self) -> tuple[JointAction, ...]:
@@ -349,8 +356,8 @@ class StabilityResult:
 
     @property
     def certified(self) -> bool:
-        """Whether every fit was proven optimal (no solver budget stopped early)."""
-        return all(f.certified for f in self.transitions.values())
+        """Whether every fit was proven optimal and every requested row finished (no budget stopped early)."""
+        return not self.unfinished and all(f.certified for f in self.transitions.values())
 
     def greedy_set(self, u_tilde) -> frozenset:
         """The greedy set ubar(u~) (KeyError for a row a ``partial`` result did not compute)."""
@@ -467,12 +474,99 @@ def _check_u_tildes(payoff: Payoff, u_tildes) -> list[JointAction]:
     return sorted(seen)
 
 
+def fit_ignores_u_tilde(method) -> bool:
+    """Whether ``method`` declares that its fit is the same for every u~ (then one fit answers for all).
+
+    A method declares it with a ``fit_ignores_u_tilde()`` method returning True
+    (e.g. QMIX and VDN when the visitation is uniform or epsilon = 1).  Only
+    ``u_tilde`` differs between the rows' results.
+    """
+    declared = getattr(method, "fit_ignores_u_tilde", None)
+    return bool(declared()) if callable(declared) else False
+
+
+@dataclass(frozen=True)
+class AnalysisEstimate:
+    """The size of an analysis and how long it should take, from its first row (a probe solve).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The payoff's shape.
+    rows : int
+        Rows u~ to solve (1 when one fit answers for every u~).
+    jobs : int
+        Worker processes.
+    first_row_seconds : float or None
+        Wall time until the first row was back (None: not within the probe window).
+    seconds : float
+        Estimated wall time of the whole analysis: the wall time until the first row was back
+        (start-up included) plus ``first_row_seconds`` per further wave of ``jobs`` rows; with
+        no row back, ``probe_seconds`` per wave.
+    lower_bound : bool
+        True when no row finished within the probe window, so ``seconds`` is at least
+        the true time only if the rows cost alike (each took longer than the window).
+    fit_once : bool
+        Whether one fit answers for every u~.
+    """
+
+    shape: tuple
+    rows: int
+    jobs: int
+    first_row_seconds: float | None
+    seconds: float
+    lower_bound: bool
+    fit_once: bool = False
+
+    @classmethod
+    def from_first(cls, payoff, rows, jobs, seconds, elapsed=None, once=False):
+        """From the first row's own solve time ``seconds`` and the wall time ``elapsed`` until it was
+        back (start-up included): the start-up once, then one solve per wave of ``jobs`` rows."""
+        waves = math.ceil(rows / max(1, jobs))
+        spent = float(seconds if elapsed is None else max(elapsed, seconds))
+        return cls(tuple(payoff.shape), rows, jobs, float(seconds), spent + float(seconds) * (waves - 1), False,
+                   bool(once))
+
+    @classmethod
+    def from_probe(cls, payoff, rows, jobs, probe_seconds, once=False):
+        waves = math.ceil(rows / max(1, jobs))
+        return cls(tuple(payoff.shape), rows, jobs, None, float(probe_seconds) * waves, True, bool(once))
+
+    def describe(self) -> str:
+        """One line: size and estimate, e.g. ``125 rows u~ of a 5x5x5 payoff on 2 jobs: about 12 s``."""
+        shape = "x".join(str(s) for s in self.shape)
+        what = ("1 fit (the same for every u~)" if self.fit_once
+                else f"{self.rows} rows u~" + (f" on {self.jobs} jobs" if self.jobs > 1 else ""))
+        when = (f"more than {format_duration(self.seconds)} (no row finished in {format_duration(self.seconds / math.ceil(self.rows / self.jobs))})"
+                if self.lower_bound else
+                f"about {format_duration(self.seconds)} (first row in {format_duration(self.first_row_seconds)})")
+        return f"{what} of a {shape} payoff: {when}"
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as a short human duration: ``"12 s"``, ``"3.6 min"``, ``"2.5 h"``, ``"3 days"``, ``"1e+05 years"``."""
+    s = float(seconds)
+    if s < 120:
+        return f"{s:.3g} s"
+    if s < 7200:
+        return f"{s / 60:.3g} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.3g} h"
+    if s < 2 * 365 * 86400:
+        return f"{s / 86400:.3g} days"
+    return f"{s / (365 * 86400):.3g} years"
+
+
 def analyze(
     payoff,
     method,
     *,
     progress: Callable[[int, int, FitResult], Any] | None = None,
     u_tildes: Iterable[Sequence[int]] | None = None,
+    jobs: int = 1,
+    budget: float | None = None,
+    on_estimate: Callable[["AnalysisEstimate"], Any] | None = None,
+    probe_seconds: float = 10.0,
 ) -> StabilityResult:
     """Stability analysis of ``method`` on ``payoff``: one ``method.fit`` per joint action u~.
 
@@ -495,6 +589,23 @@ def analyze(
         they name every joint action the result is ``partial``: quantities
         that need the whole graph are None (see :class:`StabilityResult`).
         None (default): every joint action.
+    jobs : int
+        Worker processes fitting rows side by side (forked,
+        :mod:`stablepoint.rowpool`); 1 (default) fits in this process.  The
+        result does not depend on it.
+    budget : float, optional
+        Seconds for the whole analysis.  Rows not finished when it ends are
+        listed in ``unfinished`` (the result is then partial and not
+        certified); the workers are killed, so the budget holds even inside a
+        compiled solve.  Implies worker processes.
+    on_estimate : callable, optional
+        Called once as ``on_estimate(AnalysisEstimate)`` when the first row
+        is back or ``probe_seconds`` passed without one (then the estimate
+        is a lower bound).  It may raise to stop the analysis (the CLI
+        refuses analyses far beyond reach this way).  Implies worker
+        processes.
+    probe_seconds : float
+        See ``on_estimate``.
 
     Returns
     -------
@@ -508,6 +619,12 @@ def analyze(
     ValueError
         When the method returns a fit for another u~ or an empty or
         out-of-range greedy set (a method bug, not bad user input).
+
+    Notes
+    -----
+    Methods that declare ``fit_ignores_u_tilde()`` (the loss weights are the
+    same for every u~, e.g. QMIX and VDN at epsilon = 1) are fitted once; the
+    other rows are that fit with their own u~ (:func:`fit_ignores_u_tilde`).
 
     Examples
     --------
@@ -543,21 +660,98 @@ def analyze(
     rows = list(payoff.joint_actions()) if u_tildes is None else _check_u_tildes(payoff, u_tildes)
     name = str(getattr(method, "name", type(method).__name__))
     settings = dict(method.settings()) if callable(getattr(method, "settings", None)) else {}
+    if budget is not None and not (budget > 0):
+        raise SettingsError(f"budget must be a positive number of seconds, got {budget!r}")
+    jobs = _check_jobs(jobs)
+    once = fit_ignores_u_tilde(method)
+    # The rows actually solved: one when every u~ has the same fit.
+    solve = rows[:1] if once else rows
     total = len(rows)
     fits: dict[JointAction, FitResult] = {}
-    for done, u in enumerate(rows, start=1):
-        fit = method.fit(payoff, u)
-        if tuple(int(a) for a in fit.u_tilde) != u:
-            raise ValueError(f"{name}.fit returned u~ = {tuple(fit.u_tilde)} for u~ = {u}")
-        for v in fit.greedy_set:
-            if payoff.check_action(v) != tuple(v):
-                raise ValueError(f"{name}.fit greedy action {v!r} is not a tuple of ints")
-        fits[u] = fit
-        if progress is not None:
-            progress(done, total, fit)
-    if len(fits) < payoff.n_joint:
-        return _assemble_partial(payoff, name, settings, fits)
-    return _assemble(payoff, name, settings, fits)
+
+    def take(u, fit):
+        _check_fit(payoff, name, u, fit)
+        targets = rows if once else [u]
+        for v in targets:
+            fits[v] = fit if v == u else dataclasses.replace(fit, u_tilde=v)
+            if progress is not None:
+                progress(len(fits), total, fits[v])
+
+    pooled = (jobs > 1 and len(solve) > 1) or budget is not None or on_estimate is not None
+    if pooled:
+        from stablepoint.rowpool import fork_available
+
+        pooled = fork_available()
+    if not pooled:
+        start = time.perf_counter()
+        for i, u in enumerate(solve):
+            take(u, method.fit(payoff, u))
+            if i == 0 and on_estimate is not None:
+                on_estimate(AnalysisEstimate.from_first(payoff, len(solve), 1, time.perf_counter() - start,
+                                                        once=once))
+    else:
+        _pooled_rows(payoff, method, solve, jobs, budget, on_estimate, probe_seconds, once, take)
+    unfinished = tuple(u for u in rows if u not in fits)
+    ordered = {u: fits[u] for u in rows if u in fits}
+    if len(ordered) < payoff.n_joint:
+        result = _assemble_partial(payoff, name, settings, ordered)
+    else:
+        result = _assemble(payoff, name, settings, ordered)
+    return dataclasses.replace(result, unfinished=unfinished, budget=None if budget is None else float(budget))
+
+
+def _check_jobs(jobs) -> int:
+    import numbers
+
+    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or int(jobs) < 1:
+        raise SettingsError(f"jobs must be a positive integer, got {jobs!r}")
+    return int(jobs)
+
+
+def _check_fit(payoff: Payoff, name: str, u: JointAction, fit: FitResult) -> None:
+    if tuple(int(a) for a in fit.u_tilde) != u:
+        raise ValueError(f"{name}.fit returned u~ = {tuple(fit.u_tilde)} for u~ = {u}")
+    for v in fit.greedy_set:
+        if payoff.check_action(v) != tuple(v):
+            raise ValueError(f"{name}.fit greedy action {v!r} is not a tuple of ints")
+
+
+def _pooled_rows(payoff, method, solve, jobs, budget, on_estimate, probe_seconds, once, take) -> None:
+    """Fit ``solve`` in forked workers (:mod:`stablepoint.rowpool`) until done or the budget ends."""
+    from stablepoint.rowpool import RowPool
+
+    t0 = time.monotonic()
+    warm_up = getattr(method, "warm_up", None)
+    if callable(warm_up) and min(jobs, len(solve)) > 1:
+        # Load the compiled kernels once here, not once per forked worker.
+        warm_up(payoff)
+    with RowPool(payoff, method, solve, jobs) as pool:
+        pool.started = t0
+        deadline = None if budget is None else t0 + float(budget)
+        estimated = on_estimate is None
+        while pool.pending:
+            now = time.monotonic()
+            waits = []
+            if deadline is not None:
+                waits.append(deadline - now)
+            if not estimated:
+                waits.append(pool.started + probe_seconds - now)
+            timeout = max(0.0, min(waits)) if waits else None
+            out = pool.next(timeout)
+            if out is None:  # a deadline or the probe window passed
+                if not estimated and time.monotonic() >= pool.started + probe_seconds:
+                    estimated = True
+                    on_estimate(AnalysisEstimate.from_probe(payoff, len(solve), pool.jobs, probe_seconds, once))
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                continue
+            if out.error is not None:
+                raise out.error
+            if not estimated:
+                estimated = True
+                on_estimate(AnalysisEstimate.from_first(payoff, len(solve), pool.jobs, out.seconds,
+                                                        elapsed=time.monotonic() - pool.started, once=once))
+            take(out.u_tilde, out.fit)
 
 
 def _assemble_partial(payoff: Payoff, name: str, settings: dict, fits: dict) -> StabilityResult:
@@ -653,12 +847,25 @@ class SweepResult:
         back inside one grid gap is not seen: refine the grid.
     tol : float
         Bisection tolerance on epsilon.
+    unfinished : tuple of float
+        Grid epsilons not analysed because ``sweep_epsilon``'s budget ended (then
+        ``results`` and ``critical`` cover the finished ones only; a bracket
+        whose bisection the budget stopped is wider than ``tol``).
+    budget : float or None
+        The sweep's budget in seconds, when one was given.
     """
 
     epsilons: tuple[float, ...]
     results: tuple[StabilityResult, ...]
     critical: tuple[CriticalInterval, ...]
     tol: float
+    unfinished: tuple[float, ...] = ()
+    budget: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every grid epsilon was analysed and every bracket bisected down to ``tol``."""
+        return not self.unfinished and all(c.hi - c.lo <= self.tol * (1 + 1e-9) for c in self.critical)
 
     @property
     def payoff(self) -> Payoff:
@@ -691,6 +898,10 @@ def sweep_epsilon(
     *,
     tol: float = 1e-3,
     progress: Callable[[int, int, float, FitResult], Any] | None = None,
+    jobs: int = 1,
+    budget: float | None = None,
+    on_estimate: Callable[["AnalysisEstimate"], Any] | None = None,
+    probe_seconds: float = 10.0,
 ) -> SweepResult:
     """Stable set per epsilon and brackets of the critical epsilons where it changes.
 
@@ -710,6 +921,12 @@ def sweep_epsilon(
     progress : callable, optional
         ``progress(done, total, epsilon, fit_result)`` after every fit; ``total``
         grows when the bisection stage is planned.
+    jobs, budget, on_estimate, probe_seconds
+        As for :func:`analyze`; ``budget`` bounds the whole sweep and
+        ``on_estimate`` is called once, for the first grid point's analysis.
+        When the budget ends, the grid points not analysed are listed in
+        ``unfinished`` (a grid point whose analysis the budget cut is one of
+        them) and bisections stop where they are.
 
     Returns
     -------
@@ -756,9 +973,31 @@ def sweep_epsilon(
         if progress is not None:
             progress(state["done"], state["total"], eps, fit)
 
+    if budget is not None and not (budget > 0):
+        raise SettingsError(f"budget must be a positive number of seconds, got {budget!r}")
+    deadline = None if budget is None else time.monotonic() + float(budget)
+
+    def left():
+        return None if deadline is None else deadline - time.monotonic()
+
     results = []
-    for eps in grid:
-        results.append(analyze(payoff, method_factory(eps), progress=lambda d, t, f, e=eps: tick(e, f)))
+    unfinished: list[float] = []
+    for k, eps in enumerate(grid):
+        if deadline is not None and left() <= 0:
+            unfinished = list(grid[k:])
+            break
+        res = analyze(payoff, method_factory(eps), progress=lambda d, t, f, e=eps: tick(e, f), jobs=jobs,
+                      budget=left(), on_estimate=on_estimate if k == 0 else None, probe_seconds=probe_seconds)
+        if res.unfinished:
+            unfinished = list(grid[k:])
+            break
+        results.append(res)
+    if not results:
+        raise BudgetExhaustedError(
+            f"the {float(budget):g} s budget ended before the first epsilon's analysis finished "
+            f"(0 of {len(unfinished)} epsilon values); raise --budget or use a smaller grid or game"
+        )
+    grid = grid[:len(results)]
 
     # Plan every bisection first so that the progress total is known.
     plans = []
@@ -774,8 +1013,16 @@ def sweep_epsilon(
     critical = []
     for u, lo, hi, a, b, steps in plans:
         for _ in range(steps):
+            if deadline is not None and left() <= 0:
+                break
             mid = 0.5 * (lo + hi)
-            fit = method_factory(mid).fit(payoff, u)
+            if deadline is None:
+                fit = method_factory(mid).fit(payoff, u)
+            else:  # one row in a worker, so that the budget holds inside the solve too
+                one = analyze(payoff, method_factory(mid), u_tildes=[u], budget=left())
+                if one.unfinished:
+                    break
+                fit = one.transitions[u]
             tick(mid, fit)
             if _kind_of(fit) == a:
                 lo = mid
@@ -784,4 +1031,5 @@ def sweep_epsilon(
                 hi, b = mid, _kind_of(fit)
         critical.append(CriticalInterval(u, lo, hi, a, b))
     critical.sort(key=lambda c: (c.lo, c.action))
-    return SweepResult(tuple(grid), tuple(results), tuple(critical), tol)
+    return SweepResult(tuple(grid), tuple(results), tuple(critical), tol, tuple(unfinished),
+                       None if budget is None else float(budget))

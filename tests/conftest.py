@@ -6,9 +6,13 @@
 Tests read ``THOROUGH`` to widen their shapes.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 settings.register_profile(
     "ci",
@@ -29,3 +33,11 @@ settings.register_profile(
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 settings.load_profile(PROFILE)
 THOROUGH = PROFILE == "thorough"
+
+if not THOROUGH:
+    # Even without an example database Hypothesis caches constants under ./.hypothesis; the
+    # default suite writes nothing outside temporary directories, so its home is one.
+    # (A thorough run keeps ./.hypothesis: its example database replays failures on the next run.)
+    _HOME = tempfile.mkdtemp(prefix="stablepoint-hypothesis-")
+    set_hypothesis_home_dir(_HOME)
+    atexit.register(shutil.rmtree, _HOME, ignore_errors=True)

@@ -126,10 +126,10 @@ CHECK_OPTIONS = [
     ("check-time-limit-negative", ["check", "--game", "table5", "--method", "qmix", "--time-limit", "-1"], {}, "--time-limit"),
     ("check-losses", ["check", "--game", "table5", "--method", "qmix", "--losses", "some"], {}, "--losses"),
     ("check-format", [*G5, "--format", "html"], {}, "html"),
-    ("check-graph-suffix", [*G5, "--graph", "{d}/g.txt"], {}, "--graph"),
-    ("check-graph-no-suffix", [*G5, "--graph", "{d}/g"], {}, "--graph"),
-    ("check-graph-missing-dir", [*G5, "--graph", "{d}/no/g.png"], {}, "does not exist"),
-    ("check-graph-is-dir", [*G5, "--graph", "{d}/sub"], {"sub": DIR}, "sub"),
+    ("check-graph-suffix", [*G5, "--figure", "{d}/g.txt"], {}, "--figure"),
+    ("check-graph-no-suffix", [*G5, "--figure", "{d}/g"], {}, "--figure"),
+    ("check-graph-missing-dir", [*G5, "--figure", "{d}/no/g.png"], {}, "does not exist"),
+    ("check-graph-is-dir", [*G5, "--figure", "{d}/sub"], {"sub": DIR}, "sub"),
     ("check-out-missing-dir", [*G5, "--out", "{d}/no/r.json"], {}, "does not exist"),
     ("check-out-is-dir", [*G5, "--out", "{d}/sub"], {"sub": DIR}, "sub"),
     ("check-sweep-two-parts", [*G5, "--sweep", "0:1"], {}, "--sweep grid"),
@@ -148,7 +148,7 @@ CHECK_OPTIONS = [
     ("check-sweep-nan", [*G5, "--sweep", "0.1,nan"], {}, "epsilon"),
     ("check-sweep-with-epsilon", [*G5, "--sweep", "0:1:3", "--epsilon", "0.5"], {}, "exclusive"),
     ("check-sweep-uniform", [*G5, "--sweep", "0:1:3", "--visitation", "uniform"], {}, "uniform"),
-    ("check-sweep-with-graph", [*G5, "--sweep", "0:1:3", "--graph", "{d}/g.png"], {}, "--graph"),
+    ("check-sweep-with-graph", [*G5, "--sweep", "0:1:3", "--figure", "{d}/g.png"], {}, "--figure"),
     ("check-sweep-tol-zero", [*G5, "--sweep", "0:1:3", "--sweep-tol", "0"], {}, "tolerance"),
     ("check-sweep-tol-negative", [*G5, "--sweep", "0:1:3", "--sweep-tol", "-1"], {}, "tolerance"),
     ("check-sweep-tol-nan", [*G5, "--sweep", "0:1:3", "--sweep-tol", "nan"], {}, "tolerance"),
@@ -169,7 +169,7 @@ GAMES = [
 F = ["flow", "--runs", "1", "--t-max", "1", "--tau", "1", "--no-baseline"]
 FLOW = [
     ("flow-unknown-game", [*F, "--game", "nope"], {}, "unknown game"),
-    ("flow-unknown-mixer", [*F, "--mixer", "nope"], {}, "nope"),
+    ("flow-unknown-mixer", [*F, "--method", "nope"], {}, "nope"),
     ("flow-tau-zero", [*F, "--tau", "0"], {}, "tau"),
     ("flow-tau-negative", [*F, "--tau", "1,-0.3"], {}, "tau"),
     ("flow-tau-text", [*F, "--tau", "abc"], {}, "--tau"),
@@ -180,7 +180,7 @@ FLOW = [
     ("flow-runs-zero", [*F, "--runs", "0"], {}, "--runs"),
     ("flow-runs-negative", [*F, "--runs", "-2"], {}, "--runs"),
     ("flow-runs-text", [*F, "--runs", "x"], {}, "--runs"),
-    ("flow-hidden-zero", [*F, "--mixer", "nonmono", "--hidden", "0"], {}, "--hidden"),
+    ("flow-hidden-zero", [*F, "--method", "nonmono", "--hidden", "0"], {}, "--hidden"),
     ("flow-epsilon-high", [*F, "--epsilon", "1.5"], {}, "--epsilon"),
     ("flow-epsilon-negative", [*F, "--epsilon", "-0.1"], {}, "--epsilon"),
     ("flow-epsilon-nan", [*F, "--epsilon", "nan"], {}, "--epsilon"),
@@ -189,8 +189,8 @@ FLOW = [
     ("flow-t-max-inf", [*F, "--t-max", "inf"], {}, "--t-max"),
     ("flow-gtol-zero", [*F, "--gtol", "0"], {}, "--gtol"),
     ("flow-gtol-negative", [*F, "--gtol", "-1e-3"], {}, "--gtol"),
-    ("flow-method", [*F, "--method", "EULER"], {}, "EULER"),
-    ("flow-workers-zero", [*F, "--workers", "0"], {}, "--workers"),
+    ("flow-method", [*F, "--solver", "EULER"], {}, "EULER"),
+    ("flow-workers-zero", [*F, "--jobs", "0"], {}, "--jobs"),
     ("flow-figure-missing-dir", [*F, "--figure", "{d}/no/f.png"], {}, "does not exist"),
     ("flow-figure-suffix", [*F, "--figure", "{d}/f.txt"], {}, "--figure"),
     ("flow-figure-no-suffix", [*F, "--figure", "{d}/f"], {}, "--figure"),
@@ -208,25 +208,25 @@ HESSIAN = [
     ("hessian-tau-zero", [*H, "--tau", "0"], {}, "tau"),
     ("hessian-tau-negative", [*H, "--tau", "-1"], {}, "tau"),
     ("hessian-tau-text", [*H, "--tau", "x"], {}, "--tau"),
-    ("hessian-mixer", [*H, "--mixer", "nope"], {}, "nope"),
+    ("hessian-mixer", [*H, "--method", "nope"], {}, "nope"),
     ("hessian-hidden-zero", [*H, "--hidden", "0"], {}, "--hidden"),
     ("hessian-restarts-zero", ["hessian", "--restarts", "0"], {}, "--restarts"),
     ("hessian-restarts-negative", ["hessian", "--restarts", "-1"], {}, "--restarts"),
 ]
 
 T = ["train", "--no-progress", "--out", "{d}/runs", "--steps", "8"]
-TV = [*T, "--env", "matrix:table5", "--algo", "vdn"]
+TV = [*T, "--env", "matrix:table5", "--method", "vdn"]
 TRAIN = [
-    ("train-no-env", ["train", "--algo", "vdn"], {}, "--env"),
-    ("train-unknown-env-family", [*T, "--env", "nope:x", "--algo", "vdn"], {}, "nope"),
-    ("train-unknown-matrix-game", [*T, "--env", "matrix:nope", "--algo", "vdn"], {}, "nope"),
-    ("train-empty-env", [*T, "--env", "", "--algo", "vdn"], {}, "env"),
-    ("train-bad-env-param", [*T, "--env", "predator_prey:punishment=abc", "--algo", "vdn"], {}, "punishment"),
-    ("train-unknown-env-param", [*T, "--env", "predator_prey:bogus=1", "--algo", "vdn"], {}, "bogus"),
-    ("train-unknown-algo", [*T, "--env", "matrix:table5", "--algo", "nope"], {}, "nope"),
-    ("train-missing-algo-yaml", [*T, "--env", "matrix:table5", "--algo", "{d}/nope.yaml"], {}, "nope"),
-    ("train-binary-algo-yaml", [*T, "--env", "matrix:table5", "--algo", "{d}/a.yaml"], {"a.yaml": GARBAGE}, "a.yaml"),
-    ("train-invalid-algo-yaml", [*T, "--env", "matrix:table5", "--algo", "{d}/a.yaml"], {"a.yaml": "name: [\n"}, "a.yaml"),
+    ("train-no-env", ["train", "--method", "vdn"], {}, "--env"),
+    ("train-unknown-env-family", [*T, "--env", "nope:x", "--method", "vdn"], {}, "nope"),
+    ("train-unknown-matrix-game", [*T, "--env", "matrix:nope", "--method", "vdn"], {}, "nope"),
+    ("train-empty-env", [*T, "--env", "", "--method", "vdn"], {}, "env"),
+    ("train-bad-env-param", [*T, "--env", "predator_prey:punishment=abc", "--method", "vdn"], {}, "punishment"),
+    ("train-unknown-env-param", [*T, "--env", "predator_prey:bogus=1", "--method", "vdn"], {}, "bogus"),
+    ("train-unknown-algo", [*T, "--env", "matrix:table5", "--method", "nope"], {}, "nope"),
+    ("train-missing-algo-yaml", [*T, "--env", "matrix:table5", "--method", "{d}/nope.yaml"], {}, "nope"),
+    ("train-binary-algo-yaml", [*T, "--env", "matrix:table5", "--method", "{d}/a.yaml"], {"a.yaml": GARBAGE}, "a.yaml"),
+    ("train-invalid-algo-yaml", [*T, "--env", "matrix:table5", "--method", "{d}/a.yaml"], {"a.yaml": "name: [\n"}, "a.yaml"),
     ("train-steps-zero", [*TV, "--steps", "0"], {}, "steps"),
     ("train-steps-negative", [*TV, "--steps", "-5"], {}, "steps"),
     ("train-steps-text", [*TV, "--steps", "many"], {}, "--steps"),
@@ -250,14 +250,14 @@ TRAIN = [
      {"runs/r/final.json": "{}", "runs/r/config.yaml": "seed: 0\n", "runs/r/metrics.jsonl": ""}, "--resume"),
 ]
 
-C = ["confirm", "--seeds", "1", "--steps", "8", "--algos", "vdn", "--no-analysis", "--out", "{d}/runs"]
+C = ["confirm", "--seeds", "1", "--steps", "8", "--methods", "vdn", "--no-analysis", "--out", "{d}/runs"]
 CONFIRM = [
     ("confirm-no-game", ["confirm"], {}, "--game"),
     ("confirm-unknown-game", [*C, "--game", "nope"], {}, "nope"),
     ("confirm-second-game-typo", [*C, "--game", "table5", "--game", "tabel5"], {}, "tabel5"),
-    ("confirm-unknown-algo", [*C, "--game", "table5", "--algos", "nope"], {}, "nope"),
-    ("confirm-second-algo-typo", [*C, "--game", "table5", "--algos", "vdn,qmxi"], {}, "qmxi"),
-    ("confirm-empty-algos", [*C, "--game", "table5", "--algos", ","], {}, "--algos"),
+    ("confirm-unknown-algo", [*C, "--game", "table5", "--methods", "nope"], {}, "nope"),
+    ("confirm-second-algo-typo", [*C, "--game", "table5", "--methods", "vdn,qmxi"], {}, "qmxi"),
+    ("confirm-empty-algos", [*C, "--game", "table5", "--methods", ","], {}, "--methods"),
     ("confirm-seeds-zero", [*C, "--game", "table5", "--seeds", "0"], {}, "--seeds"),
     ("confirm-seeds-negative", [*C, "--game", "table5", "--seeds", "-1"], {}, "--seeds"),
     ("confirm-steps-zero", [*C, "--game", "table5", "--steps", "0"], {}, "steps"),
@@ -275,7 +275,7 @@ CONFIRM = [
 
 
 def _sweep(name, text, match, extra=()):
-    return (f"sweep-{name}", ["sweep", "{d}/s.yaml", "--no-progress", "--workers", "1", *extra], {"s.yaml": text}, match)
+    return (f"sweep-{name}", ["sweep", "{d}/s.yaml", "--no-progress", "--jobs", "1", *extra], {"s.yaml": text}, match)
 
 
 OKS = "out: {d}/o\nalgos: [vdn]\nenvs: [matrix:table5]\nseeds: 1\nsettings: {steps: 8}\n"
@@ -312,21 +312,21 @@ SWEEPS = [
     _sweep("bad-nested-setting", OKS.replace("{steps: 8}", "{steps: 8, foo.bar: 1}"), "foo.bar"),
     _sweep("reserved-setting", OKS.replace("{steps: 8}", "{steps: 8, seed: 3}"), "seed"),
     _sweep("steps-negative", OKS.replace("{steps: 8}", "{steps: -8}"), "steps"),
-    _sweep("workers-zero", OKS, "workers", extra=("--workers", "0")),
-    _sweep("workers-text", OKS, "--workers", extra=("--workers", "x")),
+    _sweep("workers-zero", OKS, "jobs", extra=("--jobs", "0")),
+    _sweep("workers-text", OKS, "--jobs", extra=("--jobs", "x")),
     _sweep("backend", OKS, "--backend", extra=("--backend", "slurm")),
 ]
 
-PL = ["plot", "--out", "{d}/c.png"]
+PL = ["plot", "--figure", "{d}/c.png"]
 RUN_CFG = "env:\n  spec: matrix:table5\nalgo:\n  name: vdn\nseed: 0\nsteps: 100\n"
 PLOT = [
     ("plot-no-runs", ["plot"], {}, "RUNS"),
     ("plot-missing-dir", [*PL, "{d}/nope"], {}, "nope"),
     ("plot-empty-dir", [*PL, "{d}/r"], {"r": DIR}, "r"),
-    ("plot-out-suffix", ["plot", "--out", "{d}/c.txt", "{d}/r"], {"r": DIR}, "--out"),
-    ("plot-out-no-suffix", ["plot", "--out", "{d}/c", "{d}/r"], {"r": DIR}, "--out"),
-    ("plot-out-missing-dir", ["plot", "--out", "{d}/no/c.png", "{d}/r"], _run_folder(RUN_CFG, '{"t_env": 0, "test/return_mean": 1}\n'), "does not exist"),
-    ("plot-out-is-dir", ["plot", "--out", "{d}/sub.png", "{d}/r"], {"sub.png": DIR, **_run_folder(RUN_CFG, '{"t_env": 0, "test/return_mean": 1}\n')}, "sub.png"),
+    ("plot-out-suffix", ["plot", "--figure", "{d}/c.txt", "{d}/r"], {"r": DIR}, "--figure"),
+    ("plot-out-no-suffix", ["plot", "--figure", "{d}/c", "{d}/r"], {"r": DIR}, "--figure"),
+    ("plot-out-missing-dir", ["plot", "--figure", "{d}/no/c.png", "{d}/r"], _run_folder(RUN_CFG, '{"t_env": 0, "test/return_mean": 1}\n'), "does not exist"),
+    ("plot-out-is-dir", ["plot", "--figure", "{d}/sub.png", "{d}/r"], {"sub.png": DIR, **_run_folder(RUN_CFG, '{"t_env": 0, "test/return_mean": 1}\n')}, "sub.png"),
     ("plot-csv-missing-dir", [*PL, "--csv", "{d}/no/f.csv", "{d}/r"], _run_folder(RUN_CFG, '{"t_env": 0, "test/return_mean": 1}\n'), "does not exist"),
     ("plot-metric", [*PL, "--metric", "loss", "{d}/r"], {"r": DIR}, "--metric"),
     ("plot-negative", [*PL, "--negative", "x", "{d}/r"], {"r": DIR}, "--negative"),
@@ -355,11 +355,7 @@ TABLES = [
 CASES = PAYOFFS + CHECK_OPTIONS + GAMES + FLOW + HESSIAN + TRAIN + CONFIRM + SWEEPS + PLOT + TABLES
 
 #: cases that reveal a bug not fixed yet: id -> reason
-XFAIL: dict[str, str] = {
-    # an env spec whose family exists is only built when its run trains; the run is then recorded
-    # as failed (exit 1) and the sweep goes on, as tests/test_sweep.py asks of an unknown matrix game
-    "sweep-bad-env-param": "env parameters of a sweep are checked per run (recorded as failed, exit 1)",
-}
+XFAIL: dict[str, str] = {}
 
 
 def _params():

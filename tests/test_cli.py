@@ -112,12 +112,27 @@ def test_graph_out_and_progress(tmp_path):
 
 def test_interrupt_keeps_partial_results(tmp_path):
     out = tmp_path / "partial.json"
-    res = run("--game", "table5", "--method", "interrupted", "--out", str(out))
+    # One worker fits the rows in C order; its fourth fit is interrupted.
+    res = run("--game", "table5", "--method", "interrupted", "--out", str(out), "--jobs", "1")
     assert res.exit_code == 130
     assert "interrupted" in res.stderr
     doc = json.loads(out.read_text())
     assert doc["complete"] is False and doc["done"] == 3 and doc["total"] == 9
     assert [t["u_tilde"] for t in doc["transitions"]] == [[0, 0], [0, 1], [0, 2]]
+
+
+def test_interrupt_with_parallel_workers_keeps_rows_in_c_order(tmp_path):
+    out = tmp_path / "partial.json"
+    # Each of the 3 forked workers counts its own fits: the first to reach its fourth is interrupted.
+    res = run("--game", "table5", "--method", "interrupted", "--out", str(out), "--jobs", "3")
+    assert res.exit_code == 130
+    doc = json.loads(out.read_text())
+    rows = [t["u_tilde"] for t in doc["transitions"]]
+    assert doc["complete"] is False and 3 <= doc["done"] == len(rows) < 9
+    assert rows == sorted(rows)
+    full = json.loads(run("--game", "table5", "--method", "tobest", "--format", "json").stdout)
+    expect = {tuple(t["u_tilde"]): t["greedy"] for t in full["transitions"]}
+    assert all(t["greedy"] == expect[tuple(t["u_tilde"])] for t in doc["transitions"])
 
 
 def test_sweep(tmp_path):
@@ -185,7 +200,7 @@ BAD = {
         "--max-orderings does not apply to solver 'nomax'",
     ),
     "out directory missing": (lambda d: ["--game", "table5", "--method", "tobest", "--out", str(d / "no" / "r.json")], "does not exist"),
-    "graph suffix": (lambda d: ["--game", "table5", "--method", "tobest", "--graph", str(d / "g.txt")], "--graph"),
+    "graph suffix": (lambda d: ["--game", "table5", "--method", "tobest", "--figure", str(d / "g.txt")], "--figure"),
     "sweep grid": (lambda d: ["--game", "table5", "--method", "tobest", "--sweep", "0:1"], "--sweep grid"),
     "sweep uniform": (
         lambda d: ["--game", "table5", "--method", "tobest", "--sweep", "0:1:3", "--visitation", "uniform"],

@@ -37,11 +37,11 @@ def test_flow_prints_the_outcome_table_and_saves_a_figure(tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (("flow", "--tau", "0", "--runs", "1"), "Error: tau must be a finite number > 0, got 0.0"),
-    (("flow", "--mixer", "foo", "--runs", "1"), "Error: unknown mixer 'foo'; choose one of:"),
+    (("flow", "--method", "foo", "--runs", "1"), "Error: unknown mixer 'foo'; choose one of:"),
     (("hessian", "--tau", "-1"), "Error: tau must be a finite number > 0"),
     (("hessian", "--greedy", "4,1"), "Error: greedy action (4, 1) (1-based) is out of range"),
     (("hessian", "--greedy", "x"), "Error: --greedy must be 1-based"),
-    (("hessian", "--mixer", "vdn", "--restarts", "1"), "Error: no zero-loss point with greedy action (2, 2)"),
+    (("hessian", "--method", "vdn", "--restarts", "1"), "Error: no zero-loss point with greedy action (2, 2)"),
 ])
 def test_bad_input_gets_one_line_error(args, message):
     res = run(*args)

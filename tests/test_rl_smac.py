@@ -139,12 +139,13 @@ def test_missing_smac_and_missing_sc2_are_one_line_errors(monkeypatch, tmp_path)
         make_env("smac:reward_only_positive=false", env_factory=FakeStarCraft2Env)
 
 
-def test_cli_train_without_smac_exits_2(monkeypatch):
+def test_cli_train_without_smac_exits_2(monkeypatch, tmp_path):
     from stablepoint.cli import main
 
     monkeypatch.setitem(sys.modules, "smac", None)
     monkeypatch.setitem(sys.modules, "smac.env", None)
-    result = CliRunner().invoke(main, ["train", "--env", "smac:3m", "--algo", "qmix", "--steps", "10", "--no-progress"])
+    result = CliRunner().invoke(main, ["train", "--env", "smac:3m", "--algo", "qmix", "--steps", "10", "--no-progress",
+                                         "--out", str(tmp_path)])  # the run folder is made before the env fails
     assert result.exit_code == 2
     assert "'smac' package" in result.output and "Traceback" not in result.output
 

@@ -83,7 +83,7 @@ def test_unknown_map_and_options():
 def test_qmix_on_smax_3m_beats_random(tmp_path):
     """Must-show of issue 7: QMIX trains on SMAX 3m on CPU and its test return rises above random.
 
-    The configuration of the run recorded in the README (about 18 min wall, 2.5 min CPU, on the
+    The configuration of the run recorded in docs/results/rl-runs.md (about 18 min wall, 2.5 min CPU, on the
     loaded 2-core machine): reward x10 (near SMAC's scale), last actions in the agent inputs
     (PyMARL's SMAC setting), 2 env copies, epsilon annealed over 20k steps, 60k steps.
     """

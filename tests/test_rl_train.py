@@ -186,6 +186,7 @@ def test_confirm_command_compares_with_the_exact_analysis(tmp_path):
     # a monotone payoff (table4a) keeps the exact analysis fast; two games exercise the summary
     args = [
         "confirm", "--game", "table4a", "--game", "table4c", "--algos", "qmix", "--seeds", "2", "--steps", "800",
+        "--visitation", "learner",  # the learner's final visitation (the default is check's, uniform)
         "--out", str(tmp_path), "--markdown", str(md), "--json", str(js),
         "--set", "epsilon_anneal_steps=400", "--set", "batch_size=16",
     ]

@@ -34,7 +34,7 @@ def _cfg(out, steps=300, seed=0, game="table4a", **kw):
 
 
 def _cli(*args, out):
-    base = ["train", "--env", "matrix:table4a", "--algo", "vdn", "--out", str(out), "--no-progress"]
+    base = ["train", "--env", "matrix:table4a", "--method", "vdn", "--out", str(out), "--no-progress"]
     for k, v in SETTINGS.items():
         base += ["--set", f"{k}={str(v).lower()}"]
     return CliRunner().invoke(main, base + list(args))
@@ -198,7 +198,7 @@ def test_damaged_and_torn_metrics(tmp_path):
         train(_cfg(tmp_path / "cli", steps=400), progress=_kill_at(250))
     torn = tmp_path / "cli" / "matrix-table4a__vdn__seed0" / "metrics.jsonl"
     torn.write_text(torn.read_text() + '{"t_env": 2')
-    proc = subprocess.run([sys.executable, "-m", "stablepoint.cli", "train", "--env", "matrix:table4a", "--algo", "vdn",
+    proc = subprocess.run([sys.executable, "-m", "stablepoint.cli", "train", "--env", "matrix:table4a", "--method", "vdn",
                            "--out", str(tmp_path / "cli"), "--no-progress", "--resume", "--steps", "400",
                            *[a for k, v in SETTINGS.items() for a in ("--set", f"{k}={str(v).lower()}")]],
                           capture_output=True, text=True, timeout=120)

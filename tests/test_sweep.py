@@ -110,19 +110,37 @@ def test_sweep_runs_with_one_command_and_resumes_after_kill_with_nothing_lost(tm
     assert {o.status for o in again.outcomes} == {"skipped"}
 
 
-def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+def test_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    from stablepoint.rl import train as train_module
+
+    real = train_module.train
+
+    def train(cfg, *args, **kwargs):  # a failure only training can meet (specs are checked up front)
+        if "table5" in cfg.env.spec:
+            raise RuntimeError("the simulator of table5 crashed")
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", train)
     settings = {**TINY, "steps": 16}
     path = write_sweep(tmp_path / "s.yaml", tmp_path / "out", algos=["vdn"], seeds=1,
-                       envs=["matrix:no-such-game", "matrix:qtran"], settings=settings)
-    result = CliRunner().invoke(main, ["sweep", str(path), "--workers", "1", "--no-progress"])
+                       envs=["matrix:table5", "matrix:qtran"], settings=settings, vectorize=False)
+    result = CliRunner().invoke(main, ["sweep", str(path), "--jobs", "1", "--no-progress"])
     assert result.exit_code == 1, result.output
-    assert "failed   matrix-no-such-game__vdn__seed0" in result.output
+    assert "failed   matrix-table5__vdn__seed0" in result.output
     assert "finished 1, failed 1" in result.output
-    failed = json.loads((tmp_path / "out" / "matrix-no-such-game__vdn__seed0" / "failed.json").read_text())
-    assert "no-such-game" in failed["error"] and "Traceback" in failed["traceback"]
+    failed = json.loads((tmp_path / "out" / "matrix-table5__vdn__seed0" / "failed.json").read_text())
+    assert "simulator of table5 crashed" in failed["error"] and "Traceback" in failed["traceback"]
     assert (tmp_path / "out" / "matrix-qtran__vdn__seed0" / "final.json").is_file()
     dry = CliRunner().invoke(main, ["sweep", str(path), "--dry-run"])
     assert dry.exit_code == 0 and "failed" in dry.output and "done" in dry.output
+
+
+def test_a_bad_env_spec_is_refused_before_any_run_trains(tmp_path):
+    path = write_sweep(tmp_path / "s.yaml", tmp_path / "out", algos=["vdn"], seeds=1,
+                       envs=["matrix:qtran", "matrix:no-such-game"], settings={**TINY, "steps": 16})
+    result = CliRunner().invoke(main, ["sweep", str(path), "--jobs", "1", "--no-progress"])
+    assert result.exit_code == 2 and "no-such-game" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out" / "matrix-qtran__vdn__seed0").exists()
 
 
 def test_bad_sweep_file_exits_2(tmp_path):
@@ -193,7 +211,9 @@ def test_vectorized_sweep_trains_populations_and_resumes_after_kill_with_nothing
         b = json.loads((run.run_dir / "final.json").read_text())
         assert b["test"] == a["test"] and b["matrix"] == a["matrix"] and b["n_updates"] == a["n_updates"]
         csv_rows = (run.run_dir / "metrics.csv").read_text().splitlines()
-        assert len(csv_rows) == len(_rows(run.run_dir)) + 1  # one row per JSONL row, no duplicates
+        steps = list(dict.fromkeys(r["t_env"] for r in _rows(run.run_dir)))
+        # one row per logged step (a step's JSONL rows merged), no duplicates across the resume
+        assert [int(line.split(",")[0]) for line in csv_rows[1:]] == steps
     assert {o.status for o in run_sweep(spec, workers=1).outcomes} == {"skipped"}
 
 

@@ -17,19 +17,18 @@ from pathlib import Path
 import click
 import numpy as np
 
+from stablepoint.commands.options import (
+    FORMAT_NAMES, figure_option, format_option, game_options, jobs_option, method_option, progress_option,
+)
+from stablepoint.commands.limits import Limits, parse_budget, resolve_jobs
 from stablepoint.errors import ProblemTooLargeError, SettingsError
 from stablepoint.visitation import VISITATIONS, check_epsilon
 
-FORMAT_NAMES = ("text", "json", "markdown")
 
-
-def _load(payoff_path: Path | None, game: str | None):
+def _load(game: str):
     from stablepoint.catalog import get_game
-    from stablepoint.payoff import load_payoff
 
-    if (payoff_path is None) == (game is None):
-        raise click.UsageError("give exactly one of --payoff FILE or --game NAME")
-    return load_payoff(payoff_path) if payoff_path is not None else get_game(game)
+    return get_game(game)  # --game NAME|SPEC, --payoff FILE (file=...) or --env matrix:NAME
 
 
 #: the most epsilon values one --sweep may hold (each costs a full analysis)
@@ -204,9 +203,20 @@ def _method_settings(method_name: str, *, max_orderings=None, time_limit=None, *
     return settings
 
 
+def _takes_losses(method_name: str) -> bool:
+    from stablepoint.methods import method_settings
+
+    try:
+        return "losses" in method_settings(method_name)
+    except SettingsError:
+        return False
+
+
 def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
     """The solver's refusal, with its advice spelled as CLI options."""
     msg = str(exc).splitlines()[0] if str(exc) else "problem too large"
+    if "--budget" in msg:  # the estimate's refusal (stablepoint.commands.limits) already says what to do
+        return ProblemTooLargeError(msg)
     cli = msg.replace("pass max_orderings=", "pass --max-orderings ").replace("solver='bnb'", "--solver bnb")
     if "--max-orderings" not in cli:
         cli += " (raise the limit with --max-orderings N, or try --solver bnb)"
@@ -214,35 +224,40 @@ def _too_large(exc: ProblemTooLargeError) -> ProblemTooLargeError:
 
 
 @click.command()
-@click.option("--payoff", "payoff_path", type=click.Path(dir_okay=False, path_type=Path), help="Payoff file: matrix CSV, long CSV (a1,...,an,value) or .npy.")
-@click.option("--game", help="Catalog payoff, e.g. table5 or risk-reward:agents=3,actions=3,seed=0 (see `stablepoint games`).")
-@click.option("--method", "method_name", required=True, help="vdn, qmix, wqmix, resq or mrvf.")
+@game_options()
+@method_option("method_name", required=True, help="vdn, qmix, wqmix, resq, mrvf or qplex.")
 @click.option("--epsilon", type=float, help="Exploration rate in [0, 1] of the epsilon-greedy visitation.")
 @click.option("--visitation", type=click.Choice(sorted(VISITATIONS)), help="Visitation pi(u | u~) weighting the loss.")
 @click.option("--alpha", type=float, help="WQMIX weight of under-valued joint actions, in (0, 1].")
 @click.option("--tie-rule", type=click.Choice(["strict", "inclusive"]), help="WQMIX: Q_jt(u) > Q_jt(u~) (strict, Eq. 3) or >= (inclusive).")
 @click.option("--solver", help="Ideal-QMIX solver: auto, cvxpy or bnb.")
 @click.option("--max-orderings", type=click.IntRange(min=1), help="Refuse problems with more agent-order combinations than this.")
-@click.option("--losses", type=click.Choice(["all", "greedy"]), help="QMIX/WQMIX: also compute the exact loss of every forced greedy action (all, default) or only the greedy sets (greedy: much faster with bnb).")
+@click.option("--losses", type=click.Choice(["all", "greedy"]), help="QMIX/WQMIX: only the greedy sets (greedy, default: much faster with bnb) or also the exact loss of every forced greedy action (all: the JSON's greedy_losses).")
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), help="Seconds per exact solve (bnb solver); a stopped solve is reported as not certified, with its best bound.")
-@click.option("--format", "fmt", type=click.Choice(FORMAT_NAMES), default="text", show_default=True, help="Output format on stdout.")
-@click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the transition graph: .png, .svg, .pdf or .dot.")
+@click.option("--budget", "budget_spec", metavar="SECONDS|inf",
+              help="Seconds for the whole analysis; rows not finished are reported as not certified, never as "
+                   "answers.  Without it an analysis estimated above 60 s is refused up front; inf: no bound.")
+@jobs_option(default=None, help="Processes fitting rows u~ side by side (default: every core).")
+@format_option()
+@figure_option("graph_path", help="Write the transition graph: .png, .svg, .pdf or .dot.", old=("--graph",))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON result here, updated after every u~ (partial files have complete=false).")
 @click.option("--sweep", "sweep_spec", metavar="GRID", help="Epsilon sweep instead of one epsilon: START:STOP:NUM or e1,e2,...")
 @click.option("--sweep-tol", type=float, default=1e-3, show_default=True, help="Width of the brackets around critical epsilons.")
 @click.option("--u-tilde", "u_tilde_specs", multiple=True, metavar="A1,...,AN",
               help="Compute only this row u~ of the transition graph (1-based, comma-separated; repeat for more). "
                    "The report is then partial: no attractors, basins or reachability.")
-@click.option("--progress/--no-progress", "show_progress", default=None, help="Progress bar on stderr (default: only on a terminal).")
-def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, solver, losses, max_orderings,
-          time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, u_tilde_specs, show_progress):
+@progress_option()
+def check(game, method_name, epsilon, visitation, alpha, tie_rule, solver, losses, max_orderings,
+          time_limit, fmt, graph_path, out_path, sweep_spec, sweep_tol, u_tilde_specs, show_progress,
+          budget_spec, jobs):
     """Stable points of a method on a payoff: the u~ -> ubar table, stable points, attractors, basins.
 
     Exit codes: 0 success; 2 bad input or usage (one-line error); 130 interrupted.
     """
     from stablepoint.methods import get_method
 
-    payoff = _load(payoff_path, game)
+    payoff = _load(game)
+    graph_path = Path(graph_path) if graph_path is not None else None
     u_tildes = parse_u_tildes(u_tilde_specs, payoff.shape)
     if epsilon is not None:
         check_epsilon(epsilon)
@@ -251,35 +266,42 @@ def check(payoff_path, game, method_name, epsilon, visitation, alpha, tie_rule, 
         solver=solver, losses=losses, max_orderings=max_orderings, time_limit=time_limit,
     )
     if graph_path is not None and graph_path.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
-        raise SettingsError(f"--graph {str(graph_path)!r} must end in .png, .svg, .pdf or .dot")
-    _check_writable("--graph", graph_path)
+        raise SettingsError(f"--figure {str(graph_path)!r} must end in .png, .svg, .pdf or .dot")
+    _check_writable("--figure", graph_path)
     _check_writable("--out", out_path)
+    if losses is None and _takes_losses(method_name):
+        # The greedy sets are the same either way; "all" adds every forced action's loss at several times the cost.
+        settings["losses"] = "greedy"
+    limits = Limits(parse_budget(budget_spec), resolve_jobs(jobs))
     if sweep_spec is not None:
         if epsilon is not None:
             raise click.UsageError("--sweep and --epsilon are exclusive: the sweep sets epsilon")
         if visitation == "uniform":
             raise SettingsError("--sweep needs an epsilon-greedy visitation (centralized or decentralized), not uniform")
         if graph_path is not None:
-            raise click.UsageError("--graph draws one analysis; leave it out with --sweep")
+            raise click.UsageError("--figure draws one analysis; leave it out with --sweep")
         if u_tildes is not None:
             raise click.UsageError("--u-tilde computes rows of one analysis; leave it out with --sweep")
         _run_sweep(payoff, get_method, method_name, settings, parse_grid(sweep_spec), sweep_tol,
-                   fmt, out_path, show_progress)
+                   fmt, out_path, show_progress, limits)
         return
     if u_tildes is not None and graph_path is not None and len(u_tildes) < payoff.n_joint:
-        raise click.UsageError("--graph draws the whole transition graph; leave it out with --u-tilde")
+        raise click.UsageError("--figure draws the whole transition graph; leave it out with --u-tilde")
     method = get_method(method_name, **settings)
-    _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes)
+    _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes, limits)
 
 
-def _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes=None):
+def _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tildes=None, limits=None):
     from stablepoint import report
+    from stablepoint.commands.limits import Limits, estimate_policy
     from stablepoint.stability import analyze
 
+    limits = limits or Limits(None, 1)
     name = str(getattr(method, "name", method))
     method_settings = method.settings() if callable(getattr(method, "settings", None)) else {}
     fits = {}
     bar = _Bar(show_progress, f"{name} u~")
+    bar.update(0, payoff.n_joint if u_tildes is None else len(u_tildes))
 
     def progress(done, total, fit):
         bar.update(done, total)
@@ -288,7 +310,8 @@ def _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tilde
             _write_json_atomic(out_path, report.partial_to_dict(payoff, name, method_settings, fits, rows=u_tildes))
 
     try:
-        result = analyze(payoff, method, progress=progress, u_tildes=u_tildes)
+        result = analyze(payoff, method, progress=progress, u_tildes=u_tildes, on_estimate=estimate_policy(limits),
+                         probe_seconds=_probe_seconds(limits), **limits.analyze_kwargs())
         # A round trace follows the whole process (MRVF), not some rows: left out of partial reports.
         rounds_fn = None if result.partial else getattr(method, "rounds", None)
         rounds = rounds_fn(payoff) if callable(rounds_fn) else None
@@ -302,13 +325,20 @@ def _run_check(payoff, method, fmt, graph_path, out_path, show_progress, u_tilde
         try:
             report.write_graph(result, graph_path)
         except OSError as exc:
-            raise SettingsError(f"cannot write --graph file {str(graph_path)!r}: {exc.strerror or exc}") from None
+            raise SettingsError(f"cannot write --figure file {str(graph_path)!r}: {exc.strerror or exc}") from None
     click.echo(report.render(result, fmt, rounds=rounds), nl=False)
     if fmt == "json":
         click.echo()
 
 
-def _run_sweep(payoff, get_method, method_name, settings, grid, tol, fmt, out_path, show_progress):
+def _probe_seconds(limits) -> float:
+    from stablepoint.commands.limits import PROBE_S
+
+    # A budget shorter than the probe window would otherwise end before the estimate is made.
+    return min(PROBE_S, 0.5 * limits.budget) if limits.bounded else PROBE_S
+
+
+def _run_sweep(payoff, get_method, method_name, settings, grid, tol, fmt, out_path, show_progress, limits=None):
     from stablepoint import report
     from stablepoint.stability import sweep_epsilon, transition_graph, stability_kinds, attractors
 
@@ -340,7 +370,12 @@ def _run_sweep(payoff, get_method, method_name, settings, grid, tol, fmt, out_pa
             _write_json_atomic(out_path, report.partial_sweep_to_dict(payoff, name, probe_settings, tol, finished))
 
     try:
-        sweep = sweep_epsilon(payoff, factory, grid, tol=tol, progress=progress)
+        from stablepoint.commands.limits import Limits, estimate_policy
+
+        limits = limits or Limits(None, 1)
+        sweep = sweep_epsilon(payoff, factory, grid, tol=tol, progress=progress,
+                              on_estimate=estimate_policy(limits, scale=len(grid), unit="epsilon values"),
+                              probe_seconds=_probe_seconds(limits), **limits.analyze_kwargs())
     except ProblemTooLargeError as exc:
         raise _too_large(exc) from None
     finally:

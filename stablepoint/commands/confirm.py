@@ -11,6 +11,15 @@ from pathlib import Path
 
 import click
 
+from stablepoint.commands.options import (
+    format_option, game_options, jobs_option, methods_option, parse_settings, progress_option, seeds_option,
+)
+from stablepoint.commands.options import show_progress as _bars
+from stablepoint.visitation import VISITATIONS
+
+#: --visitation value that keeps the learner's own final visitation (exploration at epsilon_finish)
+LEARNER = "learner"
+
 
 def _row_json(r) -> dict:
     return {
@@ -33,10 +42,10 @@ def _row_json(r) -> dict:
 
 
 @click.command()
-@click.option("--game", "games", required=True, multiple=True,
-              help="Catalog game, e.g. table5, qtran, risk-reward:agents=3,actions=5,seed=0; repeatable.")
-@click.option("--algos", default="vdn,qmix,wqmix,resq,mrvf", show_default=True, help="Comma-separated algorithm names.")
-@click.option("--seeds", type=int, default=5, show_default=True, help="Seeds 0 .. SEEDS-1.")
+@game_options(multiple=True, dest="games",
+              help_game="Catalog game, e.g. table5, qtran, risk-reward:agents=3,actions=5,seed=0.")
+@methods_option("algos", default="vdn,qmix,wqmix,resq,mrvf", old=("--algos",))
+@seeds_option(default="5")
 @click.option("--steps", type=int, default=20000, show_default=True, help="Environment steps per run.")
 @click.option("--out", default="runs/confirm", show_default=True, help="Parent directory of the runs.")
 @click.option("--markdown", "markdown", type=click.Path(dir_okay=False), default=None,
@@ -44,12 +53,25 @@ def _row_json(r) -> dict:
                    "rewritten after each game.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the results as JSON (rewritten after each game).")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training setting for every run; repeatable.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Setting for every run, as in a sweep file: a training field, algo.<field> or env.<field>; repeatable.")
+@click.option("--visitation", type=click.Choice(sorted(VISITATIONS) + [LEARNER]), default=None,
+              help="Visitation of the prediction (default: the method's own, as `stablepoint check` uses; "
+                   "learner: the algorithm's exploration at its final epsilon).")
+@click.option("--epsilon", type=float, default=None,
+              help="Epsilon of the prediction's visitation (default: as `stablepoint check`, 1 = uniform; "
+                   "with --visitation learner: replaces the final epsilon).")
 @click.option("--no-analysis", is_flag=True, help="Skip the exact stable-point analysis.")
 @click.option("--threads", type=int, default=None, help="Torch CPU threads per run (default 1).")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Training runs in parallel (processes).")
+@jobs_option(default=1, help="Training runs and analyses in parallel (processes).")
+@click.option("--budget", "budget_spec", metavar="SECONDS|inf",
+              help="Seconds for each exact analysis (they run first, before any training).  Without it an "
+                   "analysis estimated above 60 s is refused up front; inf: no bound.")
 @click.option("--profile", default="default", show_default=True, help="Training settings profile (default, pymarl).")
-def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_analysis, threads, jobs, profile):
+@format_option()
+@progress_option()
+def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, visitation, epsilon, no_analysis, threads,
+            jobs, profile, fmt, show_progress, budget_spec):
     """Train each algorithm on each GAME for SEEDS seeds and compare with the exact prediction.
 
     Finished runs are reread and interrupted ones resume, so rerunning a stopped command
@@ -60,25 +82,36 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
     from stablepoint.errors import SettingsError
     from stablepoint.rl.confirm import CrossCheckResult, confirm as run_confirm, render_cross_check, render_text
 
-    names = [a.strip() for a in algos.split(",") if a.strip()]
+    from stablepoint.visitation import check_epsilon
+
+    names = list(algos)
     if jobs < 1:
         raise SettingsError(f"--jobs must be >= 1, got {jobs}")
-    settings = {}
-    for item in overrides:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        try:
-            settings[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            settings[key.strip()] = value
+    settings = parse_settings(overrides)
     if threads is not None:
         settings["torch_threads"] = threads
+    if epsilon is not None:
+        check_epsilon(epsilon)
+    # Issue 15, item 3: by default confirm predicts under the visitation `stablepoint check` uses
+    # for the same game and method (each method's own default: epsilon-greedy at epsilon = 1, the
+    # uniform visitation), so the two commands show the same stable set.  Uniform visitation is the
+    # papers' choice for their stable-point tables (MRVF Tables 2, 5, 6 and 7 and Figure 2 are at
+    # epsilon = 1), which is why check keeps it and confirm follows; `--visitation learner` gives
+    # the learner's own final visitation (its exploration at epsilon_finish) instead.
+    if visitation == LEARNER:
+        prediction = {} if epsilon is None else {"epsilon": epsilon}
+    else:
+        prediction = {"visitation": visitation, "epsilon": epsilon}  # None: the method's default, as check
     _check_inputs(games, names, seeds, steps, out, markdown, json_path, settings, profile)
+    from stablepoint.commands.limits import CONFIRM_ADVICE, Limits, estimate_policy, parse_budget
+
+    limits = Limits(parse_budget(budget_spec), jobs)
+    on_estimate = estimate_policy(limits, command="confirm", advice=CONFIRM_ADVICE)
     command = "stablepoint confirm " + " ".join(_quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
     results = []
-    with tqdm(total=len(games) * len(names) * seeds * steps, unit="step", dynamic_ncols=True, mininterval=1.0,
-              desc="confirm") as bar:
+    doc = {"command": command, "steps": steps, "profile": profile, "games": []}
+    with tqdm(total=len(games) * len(names) * len(seeds) * steps, unit="step", dynamic_ncols=True, mininterval=1.0,
+              desc="confirm", disable=not _bars(show_progress)) as bar:
         done = {}
         for game in games:
 
@@ -88,34 +121,37 @@ def confirm(games, algos, seeds, steps, out, markdown, json_path, overrides, no_
                 bar.update(sum(done.values()) - bar.n)
 
             result = run_confirm(
-                game, names, seeds, steps=steps, out=out, analyze_stable=not no_analysis,
-                train_overrides=settings, progress=progress, jobs=jobs, profile=profile,
+                game, names, list(seeds), steps=steps, out=out, analyze_stable=not no_analysis,
+                train_overrides=settings, progress=progress, jobs=jobs, profile=profile, prediction=prediction,
+                on_estimate=on_estimate, budget=limits.analyze_kwargs()["budget"],
             )
             results.append(result)
-            tqdm.write(render_text(result))
+            if fmt == "text":
+                tqdm.write(render_text(result))
             cross = CrossCheckResult(tuple(results))
+            doc["games"] = [{"game": r.game, "rows": [_row_json(row) for row in r.rows]} for r in results]
             if markdown:
                 Path(markdown).write_text(render_cross_check(cross, command))
             if json_path:
-                Path(json_path).write_text(json.dumps(
-                    {"command": command, "steps": steps, "profile": profile,
-                     "games": [{"game": r.game, "rows": [_row_json(row) for row in r.rows]} for r in results]},
-                    indent=1,
-                ))
+                Path(json_path).write_text(json.dumps(doc, indent=1))
+    if fmt == "json":
+        click.echo(json.dumps(doc, indent=1))
+    elif fmt == "markdown":
+        click.echo(render_cross_check(CrossCheckResult(tuple(results)), command))
     if markdown:
-        click.echo(f"report written to {markdown}")
+        click.echo(f"report written to {markdown}", err=fmt != "text")
 
 
 def _check_inputs(games, names, seeds, steps, out, markdown, json_path, settings, profile) -> None:
     """Refuse every bad game, algorithm, number and path before the first run trains."""
     from stablepoint.catalog import get_game
     from stablepoint.errors import SettingsError
-    from stablepoint.rl.config import make_config
+    from stablepoint.rl.confirm import train_config
 
     if not names:
-        raise SettingsError("--algos names no algorithm")
-    if seeds < 1:
-        raise SettingsError(f"--seeds must be >= 1, got {seeds}")
+        raise SettingsError("--methods names no algorithm")
+    if not seeds:
+        raise SettingsError("--seeds names no seed")
     if steps < 1:
         raise SettingsError(f"--steps must be >= 1, got {steps}")
     out_path = Path(out)
@@ -131,8 +167,8 @@ def _check_inputs(games, names, seeds, steps, out, markdown, json_path, settings
     for game in games:  # every game and algorithm, before the first one trains
         get_game(game)
         for algo in names:
-            make_config(f"matrix:{game}", algo, profile=profile, seed=0, steps=steps, out=str(out_path),
-                        **{"tensorboard": False, **settings})
+            train_config(f"matrix:{game}", algo, profile=profile, seed=0, steps=steps, out=str(out_path),
+                         **{"tensorboard": False, **settings})
 
 
 def _quote(arg: str) -> str:

@@ -6,11 +6,16 @@ norm is not below the tolerance; 2 bad input (tau <= 0, unknown mixer, ...).
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 
 import click
 
+from stablepoint.commands.options import (
+    deprecation_note, figure_option, format_option, game_options, jobs_option, progress_option,
+)
+from stablepoint.commands.options import show_progress as _bars
 from stablepoint.errors import SettingsError
 
 
@@ -40,7 +45,7 @@ def _check_options(runs, hidden, epsilon, t_max, gtol, method, workers, figure) 
     if hidden < 1:
         raise SettingsError(f"--hidden must be >= 1, got {hidden}")
     if workers < 1:
-        raise SettingsError(f"--workers must be >= 1, got {workers}")
+        raise SettingsError(f"--jobs must be >= 1, got {workers}")
     if not 0.0 <= epsilon <= 1.0:
         raise SettingsError(f"--epsilon must be in [0, 1], got {epsilon}")
     if not (t_max > 0 and math.isfinite(t_max)):
@@ -48,7 +53,7 @@ def _check_options(runs, hidden, epsilon, t_max, gtol, method, workers, figure) 
     if not (gtol > 0 and math.isfinite(gtol)):
         raise SettingsError(f"--gtol must be a finite number > 0, got {gtol}")
     if method not in IVP_METHODS:
-        raise SettingsError(f"--method {method!r} is not a solve_ivp method; choose one of {', '.join(IVP_METHODS)}")
+        raise SettingsError(f"--solver {method!r} is not a solve_ivp method; choose one of {', '.join(IVP_METHODS)}")
     if figure:
         path = Path(figure)
         if path.suffix.lower() not in FIGURE_SUFFIXES:
@@ -75,9 +80,50 @@ class FlowConfig:
     workers: int
 
 
+MIXER_DEFAULT = "nonmono"
+SOLVER_DEFAULT = "LSODA"
+
+
+def _mixer_and_solver(kwargs):
+    """``--method`` is the mixer (the analyses' grammar); the ODE solver is ``--solver``.
+
+    Before issue 15 ``flow --method`` named the solve_ivp method and ``--mixer`` the mixer.
+    Both old spellings still work, each with a deprecation note: ``--mixer M`` is
+    ``--method M``, and ``--method`` with a solve_ivp name (LSODA, RK45, ...; no mixer is
+    named so, so the value is unambiguous) is ``--solver``.
+    """
+    method, solver = kwargs.get("mixer"), kwargs.get("method")
+    if method in IVP_METHODS:
+        deprecation_note(f"--method {method} (an ODE solver)", f"--solver {method}")
+        if solver is not None and solver != method:
+            raise click.UsageError(f"--solver {solver} and the old --method {method} contradict each other")
+        solver, method = method, None
+    old_mixer = kwargs.pop("_old_mixer", None)
+    if old_mixer is not None:
+        deprecation_note("--mixer", "--method")
+        if method is not None:
+            raise click.UsageError("give --method or its old spelling --mixer, not both")
+        method = old_mixer
+    kwargs["mixer"] = method or MIXER_DEFAULT
+    kwargs["method"] = solver or SOLVER_DEFAULT
+
+
+def _flow_options(f):
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        _mixer_and_solver(kwargs)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
 @click.command()
-@click.option("--game", default="game-a", show_default=True, help="Catalog game (A, B, table5, ...).")
-@click.option("--mixer", default="nonmono", show_default=True, help="Mixer under study: nonmono, qmix, qmix-abs, vdn.")
+@game_options(default="game-a", help_game="Game: catalog name (A, B, table5, ...) or spec. [default: game-a]")
+@click.option("--method", "mixer", default=None, metavar="MIXER",
+              help=f"Mixer under study: nonmono, qmix, qmix-abs, vdn. [default: {MIXER_DEFAULT}]")
+@click.option("--mixer", "_old_mixer", default=None, hidden=True)
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also run the monotone mixer (qmix) as a baseline.")
 @click.option("--tau", "taus", default="1,0.3,0.1", show_default=True, help="Softmax temperature(s), comma-separated.")
@@ -89,12 +135,16 @@ class FlowConfig:
 @click.option("--epsilon", default=0.0, show_default=True, type=float, help="Uniform exploration mixed into the softmax.")
 @click.option("--t-max", default=1000.0, show_default=True, type=float, help="Integration horizon.")
 @click.option("--gtol", default=1e-3, show_default=True, type=float, help="Converged when |dx/dt| < gtol.")
-@click.option("--method", default="LSODA", show_default=True, help="solve_ivp method (LSODA, RK45, Radau, BDF, ...).")
-@click.option("--workers", default=1, show_default=True, type=int, help="Processes for the trajectories.")
-@click.option("--figure", type=click.Path(dir_okay=False), default=None, help="Save a PNG figure here.")
+@click.option("--solver", "method", default=None,
+              help=f"solve_ivp method (LSODA, RK45, Radau, BDF, ...). [default: {SOLVER_DEFAULT}]")
+@jobs_option("workers", default=1, help="Processes for the trajectories.", old=("--workers",))
+@figure_option(help="Save a figure here (.png, .svg or .pdf).")
 @click.option("--check", is_flag=True, help="Exit 1 if a converged end point's field norm is not below gtol.")
+@format_option()
+@progress_option()
+@_flow_options
 def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_max, gtol, method, workers, figure,
-         check):
+         check, fmt="text", show_progress=None):
     """Outcome table: fraction of runs ending at u* / IGM-consistent, true vs semi-gradient flow."""
     from stablepoint.catalog import get_game
     from stablepoint.gradflow.flow import FlowSettings
@@ -115,20 +165,25 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
         make_mixer(name, payoff.n_agents, hidden=config.hidden)
     settings = FlowSettings(t_max=config.t_max, gtol=config.gtol, method=config.method)
     total = len(config.mixers) * len(config.taus) * len(config.gradients) * config.runs
-    with click.progressbar(length=total, label="trajectories", file=sys.stderr) as bar:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc="trajectories", file=sys.stderr, disable=not _bars(show_progress), leave=False) as bar:
         table = outcome_table(payoff, taus=config.taus, mixers=config.mixers, gradients=config.gradients,
                               n_runs=config.runs, seed=config.seed, hidden=config.hidden,
                               epsilon=config.epsilon, settings=settings, workers=config.workers,
-                              progress=lambda done, n: bar.update(done - bar.pos))
-    click.echo(f"game {payoff.name}, optimum {_u(payoff.optimal_actions()[0])}; {config.runs} random "
-               f"initial conditions per row (seed {config.seed}), epsilon {config.epsilon:g}, "
-               f"t_max {config.t_max:g}, gtol {config.gtol:g}")
-    click.echo("u*: share of converged runs whose greedy joint action is the optimum; "
-               "IGM: share whose greedy action maximizes their own Q_tot (Eq. 5)")
-    click.echo(format_outcome_rows(table.rows))
+                              progress=lambda done, n: bar.update(done - bar.n))
+    if fmt == "json":
+        click.echo(json.dumps(flow_to_dict(payoff, config, table), indent=2))
+    elif fmt == "markdown":
+        click.echo(flow_markdown(payoff, config, table))
+    else:
+        click.echo(_header(payoff, config))
+        click.echo("u*: share of converged runs whose greedy joint action is the optimum; "
+                   "IGM: share whose greedy action maximizes their own Q_tot (Eq. 5)")
+        click.echo(format_outcome_rows(table.rows))
     if figure:
         plot_outcomes(table, figure)
-        click.echo(f"figure written to {figure}")
+        click.echo(f"figure written to {figure}", err=fmt != "text")
     if check:
         bad = [t for b in table.batches for t in b.trajectories if t.converged and not t.field_norm < config.gtol]
         if bad:
@@ -138,3 +193,37 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
 
 def _u(u):
     return "(" + ", ".join(str(a + 1) for a in u) + ")"
+
+
+def _header(payoff, config) -> str:
+    return (f"game {payoff.name}, optimum {_u(payoff.optimal_actions()[0])}; {config.runs} random "
+            f"initial conditions per row (seed {config.seed}), epsilon {config.epsilon:g}, "
+            f"t_max {config.t_max:g}, gtol {config.gtol:g}")
+
+
+def flow_to_dict(payoff, config, table) -> dict:
+    """The ``--format json`` document: the settings and one object per :class:`OutcomeRow` (actions 0-based)."""
+    import dataclasses
+
+    from stablepoint.report import jsonable
+
+    return {
+        "kind": "flow",
+        "game": payoff.name,
+        "shape": list(payoff.shape),
+        "optimal": [list(u) for u in payoff.optimal_actions()],
+        "settings": jsonable(dataclasses.asdict(config)),
+        "rows": [jsonable(r) for r in table.rows],
+    }
+
+
+def flow_markdown(payoff, config, table) -> str:
+    """The ``--format markdown`` report: the outcome rows as one table."""
+    head = ["mixer", "gradient", "tau", "runs", "converged", "u*", "IGM", "median loss", "max field norm"]
+    lines = [f"## Flow outcomes on {payoff.name}", "", _header(payoff, config) + ".", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    for r in table.rows:
+        cells = [r.mixer, r.gradient, f"{r.tau:g}", str(r.n_runs), str(r.n_converged), f"{r.optimal:.2f}",
+                 f"{r.igm:.2f}", f"{r.median_loss:.3g}", f"{r.max_field_norm:.3g}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -9,25 +9,37 @@ from __future__ import annotations
 
 import click
 
+from stablepoint.commands.options import jobs_option, parse_seeds, progress_option
+from stablepoint.commands.options import show_progress as _bars
+
 
 @click.command()
 @click.argument("sweep_file", type=click.Path(dir_okay=False))
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="local: a process pool on this machine; ray: a Ray cluster (pip install .[ray]).")
-@click.option("--workers", type=int, default=None, help="Runs in parallel (default: CPU count; 1 runs in this process).")
+@jobs_option("workers", default=None, help="Runs in parallel (default: CPU count; 1 runs in this process).",
+             old=("--workers",))
 @click.option("--address", default=None, help="Ray cluster address for ray.init(address=...); default a local instance.")
 @click.option("--out", default=None, help="Override the sweep file's out directory.")
+@click.option("--seeds", "seeds_spec", default=None, metavar="LIST|N",
+              help="Override the sweep file's seeds: 0..N-1, or a comma list (0,3,7).")
 @click.option("--dry-run", is_flag=True, help="List the runs and their status without training.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def sweep(sweep_file, backend, workers, address, out, dry_run, no_progress):
+@progress_option()
+def sweep(sweep_file, backend, workers, address, out, dry_run, show_progress, seeds_spec=None):
     """Train every algorithm x env x seed x override cell of SWEEP_FILE (resumable)."""
     import dataclasses
 
     from stablepoint.rl.sweep import expand, load_sweep, run_status, run_sweep
 
+    from stablepoint.errors import SettingsError
+
+    if workers is not None and workers < 1:
+        raise SettingsError(f"--jobs must be >= 1, got {workers}")
     spec = load_sweep(sweep_file)
     if out is not None:
         spec = dataclasses.replace(spec, out=out)
+    if seeds_spec is not None:
+        spec = dataclasses.replace(spec, seeds=parse_seeds(seeds_spec))
     if dry_run:
         runs = expand(spec)
         for run in runs:
@@ -36,7 +48,7 @@ def sweep(sweep_file, backend, workers, address, out, dry_run, no_progress):
         return
     n_runs = len(expand(spec))
     bar = None
-    if not no_progress:
+    if _bars(show_progress):
         from tqdm import tqdm
 
         bar = tqdm(total=n_runs, unit="run", dynamic_ncols=True, desc=spec.name or "sweep")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from stablepoint.commands.options import progress_option
+from stablepoint.commands.options import show_progress as _bars
 from stablepoint.paper import TABLES, run_tables
 from stablepoint.paper.render import FORMATS, render, report_markdown
 
@@ -27,7 +29,8 @@ DEFAULT_REPORT = Path("paper_tables") / "REPORT.md"
                    "from a checkout (a paper_tables/ folder in the current directory).")
 @click.option("--no-report", is_flag=True, help="Do not write the markdown report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the one-line-per-table summary.")
-def tables(only, fmt, report, no_report, quiet):
+@progress_option()
+def tables(only, fmt, report, no_report, quiet, show_progress):
     """Regenerate the papers' tables and compare them with the published values."""
     names = list(only) if only else None
     if report is not None and no_report:
@@ -38,7 +41,7 @@ def tables(only, fmt, report, no_report, quiet):
     def progress(name):
         click.echo(f"regenerating {name} ...", err=True)
 
-    results = run_tables(names, progress=progress)
+    results = run_tables(names, progress=progress if _bars(show_progress) else None)
     if quiet:
         for r in results:
             click.echo(f"{r.name:<10} {r.status:<11} {r.n_match}/{r.n_match + r.n_mismatch} match  {r.seconds:6.1f} s")

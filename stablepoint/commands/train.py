@@ -12,10 +12,14 @@ import json
 
 import click
 
+from stablepoint.commands.options import env_options, method_option, parse_settings, progress_option
+from stablepoint.commands.options import show_progress as _bars
+
 
 @click.command()
-@click.option("--env", "env", required=True, help="Environment spec, e.g. matrix:table5 or predator_prey:punishment=-2.")
-@click.option("--algo", required=True, help="Algorithm config name (vdn, qmix, wqmix, ow_qmix, qplex, qtran, resq, mrvf, nonmono_qmix, nonmono_qmix_rnd) or a YAML path.")
+@env_options()
+@method_option("algo", required=True, old=("--algo",),
+               help="Algorithm config name (vdn, qmix, wqmix, ow_qmix, qplex, qtran, resq, mrvf, nonmono_qmix, nonmono_qmix_rnd) or a YAML path.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--steps", type=int, default=None, help="Environment steps (default: 20000).")
 @click.option("--out", default="runs", show_default=True, help="Parent directory of run directories.")
@@ -25,11 +29,16 @@ import click
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="Torch CPU threads (default 1).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Override a training setting (e.g. --set epsilon_anneal_steps=5000); repeatable.")
+              help="Override a setting as a sweep file does: a training field (--set epsilon_anneal_steps=5000), "
+                   "algo.<field> (--set algo.lr=0.001) or env.<field> (--set env.gamma=0.9); repeatable.")
 @click.option("--profile", default="default", show_default=True,
               help="Training settings profile: default, or pymarl (MRVF Table 9 as PyMARL runs it).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(env, algo, seed, steps, out, run_name, resume, force, device, threads, overrides, no_progress, profile):
+@progress_option()
+@click.option("--wandb", "use_wandb", is_flag=True,
+              help="Also log to Weights & Biases (the wandb extra; WANDB_MODE=offline logs locally); "
+                   "the same as --set wandb=true.")
+def train(env, algo, seed, steps, out, run_name, resume, force, device, threads, overrides, show_progress, profile,
+          use_wandb=False):
     """Train ALGO on ENV; writes config, metrics, TensorBoard events, checkpoints and final.json."""
     from stablepoint.rl.config import make_config
     from stablepoint.rl.train import train as run_training
@@ -42,17 +51,15 @@ def train(env, algo, seed, steps, out, run_name, resume, force, device, threads,
         raise click.UsageError("--resume and --force contradict each other: continue the run or replace it")
     if Path(out).exists() and not Path(out).is_dir():
         raise SettingsError(f"--out {out!r} is a file, not a directory")
-    settings = {}
-    for item in overrides:
-        key, eq, value = item.partition("=")
-        if not eq:
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--set")
-        settings[key.strip()] = _scalar(value.strip())
-    cfg = make_config(
-        env, algo, profile=profile, seed=seed, steps=steps, out=out, run_name=run_name, device=device,
-        torch_threads=threads, **settings
-    )
-    if no_progress:
+    from stablepoint.rl.sweep import build_config
+
+    settings = parse_settings(overrides)
+    if use_wandb:
+        settings["wandb"] = True
+    # the sweep file's parser, so --set takes training fields, algo.<field> and env.<field> alike
+    given = {"steps": steps, "device": device, "torch_threads": threads, **settings}
+    cfg = build_config(env, algo, seed, out, run_name, {k: v for k, v in given.items() if v is not None}, profile)
+    if not _bars(show_progress):
         result = run_training(cfg, resume=resume, force=force)
     else:
         from tqdm import tqdm

@@ -35,7 +35,7 @@ Verdicts (:mod:`.verdicts`), for callers such as the paper-table checks
     ``perturbations``).  ``load_counterexamples()`` returns the stored
     Theorem 3 counterexamples.
 
-Findings (what the numbers show, see the README): Theorem 1 holds for the
+Findings (what the numbers show, see docs/concepts/gradient-flows.md): Theorem 1 holds for the
 unconstrained MLP; Theorem 2's conclusion holds, but Eq. 19's value does not;
 Theorem 3 fails: at any zero-loss point H_tau = 2 J^T diag(mu) J is positive
 semidefinite (L_tau >= 0 vanishes there), so IGM-inconsistent zero-loss points

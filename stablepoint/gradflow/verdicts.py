@@ -25,6 +25,7 @@ integrates both flows from small perturbations of the point to show it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,32 @@ def _one_based(u) -> str:
     return "(" + ", ".join(str(a + 1) for a in u) + ")"
 
 
+#: Below these, a zero-loss point's residual and loss are float64 rounding of the fit.
+RESIDUAL_ROUNDING = 1e-10
+LOSS_ROUNDING = 1e-20
+
+
+def _or_rounding(value: float, tol: float, fmt: str = ".2e") -> str:
+    """``value``, or ``"0 up to rounding (magnitude < 1e-06)"`` when ``|value| <= tol``.
+
+    The digits of a rounding-level number change with the BLAS build and thread
+    count, and the verdict summaries go into ``paper_tables/REPORT.md``, which
+    must regenerate byte for byte; the bound printed is ``tol`` rounded up to a
+    power of ten.
+
+    >>> _or_rounding(-8.3e-11, 2e-7), _or_rounding(2.5e-3, 2e-7)
+    ('0 up to rounding (magnitude < 1e-06)', '2.50e-03')
+    """
+    if abs(value) > tol:
+        return f"{value:{fmt}}"
+    return f"0 up to rounding (magnitude < {10.0 ** math.ceil(math.log10(tol)):.0e})"
+
+
+def _eigen_tol(spec) -> float:
+    """The tolerance below which ``spec.classification`` counts an eigenvalue as zero."""
+    return spec.rel_tol * spec.scale
+
+
 def _inconsistent_points(model: LossModel, greedy, seed, restarts):
     """Zero-loss points for the requested (or every) non-optimal greedy joint action."""
     optimal = set(model.payoff.optimal_actions())
@@ -200,8 +227,9 @@ def verify_theorem1(game, *, mixer="nonmono", hidden: int = 8, activation: str =
     holds = spec.tangent_dim > 0 and spec.max_residual < 1e-8 and not point.optimal
     summary = (
         f"Zero-loss point with greedy action {_one_based(point.greedy)} (optimum "
-        f"{_one_based(payoff.optimal_actions()[0])}): max |y - Q_tot| = {spec.max_residual:.1e}, "
-        f"L_0 = {spec.loss:.1e}; rank of dQ_tot/dx is {spec.normal_rank} of {model.dim}, so the "
+        f"{_one_based(payoff.optimal_actions()[0])}): max |y - Q_tot| = "
+        f"{_or_rounding(spec.max_residual, RESIDUAL_ROUNDING, '.1e')}, "
+        f"L_0 = {_or_rounding(spec.loss, LOSS_ROUNDING, '.1e')}; rank of dQ_tot/dx is {spec.normal_rank} of {model.dim}, so the "
         f"zero-loss set is a {spec.tangent_dim}-dimensional manifold there (infinitely many points)."
     )
     numbers = (
@@ -239,7 +267,7 @@ def verify_theorem2(game, tau: float = 0.1, *, mixer="nonmono", hidden: int = 8,
         normal_min = float(spec.factored_normal_eigenvalues.min())
     summary = (
         f"At the zero-loss point with greedy action {_one_based(point.greedy)} = u*: smallest Hessian "
-        f"eigenvalue {spec.min_hessian_eigenvalue:.2e} (rounding level), smallest normal-space eigenvalue "
+        f"eigenvalue {_or_rounding(spec.min_hessian_eigenvalue, _eigen_tol(spec))}, smallest normal-space eigenvalue "
         f"{normal_min:.2e} on a normal space of dimension {spec.normal_rank}: {spec.classification}. "
         f"Eq. 19's predicted quadratic forms do not match the computed ones "
         f"(computed / predicted from {min(ratios):.3g} to {max(ratios):.3g}); the sign is right."
@@ -322,11 +350,12 @@ def verify_theorem3(game, tau: float = 0.1, *, mixer="nonmono", hidden: int = 8,
     if perturb:
         perturbations = perturbation_outcomes(model, specs[0].x, radius=radius, seed=seed)
     stayed = sum(p.greedy_after == p.greedy_before for p in perturbations)
-    worst = min(s.min_hessian_eigenvalue for s in specs)
+    worst_spec = min(specs, key=lambda s: s.min_hessian_eigenvalue)
+    worst = _or_rounding(worst_spec.min_hessian_eigenvalue, _eigen_tol(worst_spec))
     summary = (
         f"{len(specs)} IGM-inconsistent zero-loss point(s) examined "
         f"({', '.join(_one_based(s.greedy) for s in specs)}); {len(saddles)} saddle(s). "
-        f"Smallest Hessian eigenvalue over all of them {worst:.2e} (rounding level: H = 2 J^T diag(mu) J "
+        f"Smallest Hessian eigenvalue over all of them {worst} (H = 2 J^T diag(mu) J "
         f"is positive semidefinite at any zero-loss point), and v^T H v along e_u* - e_g is positive "
         f"where Eq. 21 predicts a negative value."
     )

@@ -319,6 +319,17 @@ def _greedy_only_result(method, y, u_tilde, weights, solver, options) -> FitResu
     )
 
 
+def warm_up_fit(method, payoff) -> None:
+    """One fit of ``method`` on a fixed 2 x ... x 2 payoff with ``payoff``'s number of agents.
+
+    The branch-and-bound kernels are compiled (or loaded from numba's cache) at their first
+    call; doing that once before forking row workers spares every worker the same wait.
+    """
+    n = as_payoff(payoff).n_agents
+    values = np.linspace(-1.0, 1.0, 2 ** n).reshape((2,) * n)
+    method.fit(Payoff(values), (0,) * n)
+
+
 class VisitationMethod:
     """Shared settings of methods weighted only by the visitation around u~ (VDN, ResQ).
 
@@ -364,6 +375,10 @@ class MonotoneMethod:
 
     def weights(self, payoff, u_tilde) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def warm_up(self, payoff) -> None:
+        """Load the compiled kernels with one fit of a 2 x ... x 2 payoff of as many agents (before forking workers)."""
+        warm_up_fit(self, payoff)
 
     def fit(self, payoff, u_tilde) -> FitResult:
         """Every optimal fit of the weighted monotone loss given u~ and the exact greedy set.

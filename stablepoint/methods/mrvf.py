@@ -177,6 +177,10 @@ class MRVF:
         self.solver_options = self._qmix.solver_options
         self._cache: dict = {}
 
+    def warm_up(self, payoff) -> None:
+        """Load the compiled kernels before row workers are forked (see :func:`~stablepoint.methods.common.warm_up_fit`)."""
+        self._qmix.warm_up(payoff)
+
     def settings(self) -> dict:
         """JSON-able settings: the inner QMIX's, less ``losses`` (always "greedy" here)."""
         settings = self._qmix.settings()

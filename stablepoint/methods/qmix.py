@@ -74,6 +74,10 @@ class QMIX(MonotoneMethod):
         """Whether the weights are the same for every u~ (uniform, or epsilon = 1)."""
         return self.visitation == "uniform" or self.epsilon == 1.0
 
+    def fit_ignores_u_tilde(self) -> bool:
+        """Whether the fit is the same for every u~ (:func:`stablepoint.stability.fit_ignores_u_tilde`)."""
+        return self.visitation_ignores_u_tilde()
+
     def stable_points(self, payoff: Payoff) -> frozenset:
         """Every u~ that is in its own greedy set (weakly or strongly stable).
 

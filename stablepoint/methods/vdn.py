@@ -86,6 +86,10 @@ class VDN(VisitationMethod):
 
     name = "vdn"
 
+    def fit_ignores_u_tilde(self) -> bool:
+        """Whether the fit is the same for every u~: the weights are (uniform or epsilon = 1)."""
+        return self.visitation == "uniform" or self.epsilon == 1.0
+
     @unit_range_fit(value_keys=("utilities",))
     def fit(self, payoff: Payoff, u_tilde) -> FitResult:
         """The least-squares VDN fit given u~ and every greedy action an optimum admits.

@@ -27,7 +27,8 @@ def _value(v) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.6g}"
+        # rounding-level values print as 0 (never -0 or 1e-17 noise): REPORT.md must regenerate byte for byte
+        return "0" if abs(v) < 1e-12 else f"{v:.6g}"
     return json.dumps(v) if not isinstance(v, str) else v
 
 

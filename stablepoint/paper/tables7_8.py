@@ -119,15 +119,16 @@ def regenerate(name: str = "table7", progress=None) -> TableResult:
         gq_pub_max = max(float(np.max(np.abs(g))) for g in gq_p)
         holds = gq_pub_max <= 1e-9 and float(np.min(gw_p)) >= -1e-9 and float(np.max(np.abs(w_pub * gw_p))) <= 1e-9
         cells.append(exact_cell(f"{tag}: Eq. 28 holds with r = published Q_tot - Q_jt", True, holds,
-                                f"max |dL/dQ| {gq_pub_max:.3g}, min dL/dw {float(np.min(gw_p)):.3g}, "
-                                f"max |w dL/dw| {float(np.max(np.abs(w_pub * gw_p))):.3g}"))
+                                # fmt: rounding-level residuals print as 0, so REPORT.md regenerates byte for byte
+                                f"max |dL/dQ| {fmt(gq_pub_max, 3)}, min dL/dw {fmt(np.min(gw_p), 3)}, "
+                                f"max |w dL/dw| {fmt(np.max(np.abs(w_pub * gw_p)), 3)}"))
         # the regenerated counterpart: best fit keeping ubar = u~ (cap point), compared cell by cell
         q_cap, w_cap = cap_kkt_point(y, ubar)
         q_tot_cap = qplex_q_tot(q_cap, w_cap, ubar)
         cells.extend(matrix_cells(f"{tag}: Q_tot* (best fit keeping ubar = u~)", q_tot_pub, q_tot_cap, pub_all["decimals"]))
         pub_rows.append((one_based(ubar), fmt_matrix(q_tot_pub), fmt_matrix(q_tot_cap), f"{resid.max():.3g}",
                          f"{check.grad_q_max:.3g}", f"{check.grad_w_min:.3g}", f"{check.slackness_max:.3g}",
-                         f"{gq_pub_max:.3g}"))
+                         fmt(gq_pub_max, 3)))
     pub_section = Section(
         f"{name}: published stable points; Eq. 27 rebuilt from the rounded Q_i, w_i and the Eq. 29 residuals there",
         ("ubar", "published Q_tot", "regenerated Q_tot (ubar kept)", "max |Eq.27 - Q_tot|", "max |dL/dQ|",

@@ -178,6 +178,10 @@ class TrainConfig:
     """Run directory name; empty derives ``<env>__<algo>__seed<seed>``."""
     tensorboard: bool = True
     """Also write TensorBoard event files when tensorboard is installed."""
+    wandb: bool = False
+    """Also log to Weights & Biases (the ``wandb`` extra; ``WANDB_MODE=offline`` logs locally)."""
+    wandb_project: str = "stablepoint"
+    """W&B project of the run (with ``wandb``)."""
 
 
 _ALGO_FIELDS = {f.name for f in fields(AlgoConfig)}
@@ -404,6 +408,8 @@ class _TrainFields:
     out: str = TrainConfig.out
     run_name: str = TrainConfig.run_name
     tensorboard: bool = TrainConfig.tensorboard
+    wandb: bool = TrainConfig.wandb
+    wandb_project: str = TrainConfig.wandb_project
 
 
 def config_to_dict(cfg: TrainConfig) -> dict:

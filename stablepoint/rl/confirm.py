@@ -204,6 +204,9 @@ def analysis_for(cfg: TrainConfig) -> tuple[str | None, dict]:
     return name, settings
 
 
+_analysis_for = analysis_for  # confirm() shadows the name with its prediction override
+
+
 def predicted_ends(graph: nx.DiGraph, kinds, attractors, start) -> frozenset:
     """Where the stable-point dynamics can end from ``start``.
 
@@ -236,7 +239,7 @@ def _train_seeds(job) -> list[SeedOutcome]:
     ]
 
 
-def _analyze_one(job) -> tuple:
+def _analyze_one(job, on_estimate=None, jobs: int = 1, budget: float | None = None) -> tuple:
     """``(stable, kinds, attractors, ends)`` of one exact method; ``ends[u0]`` for every start u0.
 
     With a ``cache`` path the answer is read from there when it was computed for the same
@@ -260,7 +263,16 @@ def _analyze_one(job) -> tuple:
                 tuple(frozenset(joint(u) for u in a) for a in data["attractors"]),
                 {joint(u): frozenset(joint(v) for v in e) for u, e in data["ends"]},
             )
-    res = analyze(payoff, get_method(name, **settings))
+    res = analyze(payoff, get_method(name, **settings), on_estimate=on_estimate, jobs=jobs, budget=budget,
+                  probe_seconds=10.0 if budget is None else min(10.0, 0.5 * budget))
+    if res.unfinished:
+        from stablepoint.errors import BudgetExhaustedError
+
+        raise BudgetExhaustedError(
+            f"the exact analysis of {name} did not finish within the {budget:g} s budget "
+            f"({len(res.unfinished)} of {payoff.n_joint} rows u~ left); confirm needs the whole transition "
+            f"graph: raise --budget, pass --budget inf, or --no-analysis"
+        )
     ends = {u: predicted_ends(res.graph, res.kinds, res.attractors, u) for u in payoff.joint_actions()}
     out = tuple(res.stable_points), dict(res.kinds), tuple(res.attractors), ends
     if cache is not None:
@@ -289,6 +301,9 @@ def confirm(
     progress: Callable[[str, int, int, int], None] | None = None,
     jobs: int = 1,
     profile: str = "default",
+    prediction: dict | None = None,
+    on_estimate: Callable | None = None,
+    budget: float | None = None,
 ) -> ConfirmResult:
     """Train each algorithm on ``matrix:<game>`` for each seed and compare with the analysis.
 
@@ -322,6 +337,17 @@ def confirm(
         together as one population.
     profile : str
         The training settings profile (``default`` or ``pymarl``).
+    prediction : dict, optional
+        Visitation settings of the exact analysis (``visitation``, ``epsilon``) replacing
+        the learner's final visitation (:func:`analysis_for`), e.g. the uniform visitation
+        ``stablepoint check`` analyses under by default.  ``train_overrides`` keys may be
+        training fields, ``algo.<field>`` or ``env.<field>``, as in a sweep file.
+    on_estimate, budget
+        As for :func:`stablepoint.stability.analyze`, for each exact analysis.  The analyses
+        run first, before any training, with ``jobs`` row workers, so that an analysis out of
+        reach is refused (``on_estimate`` raising) or stopped (``budget``:
+        BudgetExhaustedError, since the prediction needs the whole graph) before hours of
+        training are spent.
     """
     payoff = get_game(game)
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
@@ -333,11 +359,22 @@ def confirm(
     out_dir = Path(out) / _slug(game)
     settings = {"tensorboard": False, **dict(train_overrides or {})}
     configs = {
-        (algo, seed): make_config(f"matrix:{game}", algo, profile=profile, seed=seed, steps=steps, out=str(out_dir),
-                                  **settings)
+        (algo, seed): train_config(f"matrix:{game}", algo, profile=profile, seed=seed, steps=steps, out=str(out_dir),
+                                   **settings)
         for algo in algos
         for seed in seed_list
     }
+
+    def analysis_for(cfg):  # the learner's final visitation, or the one asked for
+        name, found = _analysis_for(cfg)
+        if name is None or not prediction:
+            return name, found
+        from stablepoint.methods import get_method
+
+        defaults = get_method(name).settings()  # None: the method's own default, as `stablepoint check` uses
+        asked = {k: defaults[k] if v is None else v for k, v in prediction.items() if k in ("visitation", "epsilon")}
+        return name, {**found, **asked}
+
     # One analysis per distinct (method, settings); algorithms may share one.
     analyses = {}
     for algo in algos:
@@ -345,6 +382,8 @@ def confirm(
         if analyze_stable and name is not None:
             cache = out_dir / f"analysis__{_slug(name)}__{_digest(method_settings)}.json"
             analyses.setdefault(_key(name, method_settings), (payoff, name, method_settings, str(cache)))
+    # Analyses first (cached on disk), so that one out of reach stops the command before training.
+    predictions = {key: _analyze_one(job, on_estimate, jobs, budget) for key, job in analyses.items()}
     outcomes: dict[tuple[str, int], SeedOutcome] = {}
     # all seeds of one algorithm train as one population (stablepoint.rl.population)
     populations = {algo: [configs[algo, seed] for seed in seed_list] for algo in algos}
@@ -354,18 +393,14 @@ def confirm(
                 lambda t, total, _latest, a=algo: [progress(a, s, t, total) for s in seed_list])
             for seed, outcome in zip(seed_list, _train_seeds((cfgs, cb))):
                 outcomes[algo, seed] = outcome
-        predictions = {key: _analyze_one(job) for key, job in analyses.items()}
     else:
         with ProcessPoolExecutor(jobs) as pool:
-            # The analyses go first: on 3x5 games MRVF's is the longest single task.
-            pending = {key: pool.submit(_analyze_one, job) for key, job in analyses.items()}
             futures = {algo: pool.submit(_train_seeds, (cfgs, None)) for algo, cfgs in populations.items()}
             for algo, fut in futures.items():
                 for seed, outcome in zip(seed_list, fut.result()):
                     outcomes[algo, seed] = outcome
                     if progress is not None:
                         progress(algo, seed, steps, steps)
-            predictions = {key: fut.result() for key, fut in pending.items()}
     rows = []
     for algo in algos:
         cfg = configs[algo, seed_list[0]]
@@ -387,6 +422,18 @@ def confirm(
             )
         )
     return ConfirmResult(game, payoff, steps, tuple(rows), profile)
+
+
+def train_config(env: str, algo: str, *, profile: str = "default", seed: int = 0, out: str = "runs",
+                 run_name: str = "", **settings) -> TrainConfig:
+    """A validated :class:`TrainConfig` from ``settings`` keyed as in a sweep file.
+
+    Keys are training fields, ``algo.<field>`` or ``env.<field>``; the sweep's own parser
+    (:func:`stablepoint.rl.sweep.build_config`) reads them, so ``--set`` and sweep files agree.
+    """
+    from stablepoint.rl.sweep import _build_config
+
+    return _build_config(env, algo, seed, out, run_name, settings, profile)
 
 
 def start_epsilon(cfg: TrainConfig) -> float:
@@ -441,7 +488,9 @@ def _stable_text(row: AlgoConfirmation) -> str:
 
 
 def _settings_text(row: AlgoConfirmation) -> str:
-    return ", ".join(f"{k}={v}" for k, v in row.settings.items())
+    from stablepoint.report import settings_line
+
+    return settings_line(row.settings, sort=False) if row.settings else ""
 
 
 #: Sets longer than this print as their first members and a count.

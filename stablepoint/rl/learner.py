@@ -115,6 +115,8 @@ def td_lambda_targets(rewards, terminated, mask, next_values, gamma: float, lam:
         Step t's reward, termination flag, whether step t exists, and the value of the state
         after step t; the leading axes broadcast.
 
+    Examples
+    --------
     >>> r = torch.tensor([[1.0, 1.0]]); z = torch.zeros(1, 2); m = torch.ones(1, 2)
     >>> td_lambda_targets(r, z, m, torch.tensor([[10.0, 10.0]]), 0.5, 0.0).tolist()
     [[6.0, 6.0]]

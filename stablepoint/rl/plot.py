@@ -12,6 +12,11 @@
 * :func:`final_table` averages each run's metric over the last part of training, and
   counts, per algorithm, the environments where it is best and worst within a tolerance
   (MRVF Table 3: steps after 1.5M of 2M, tolerance +-0.05).
+* :func:`separate_settings` keeps runs of different ``steps`` budgets or ``profile`` s out of one
+  curve (labels them apart, or refuses).
+* :func:`aggregate_stats` (the ``stats`` extra, ``rliable``) gives per (group, algo) the IQM of the
+  final performance with a stratified-bootstrap CI beside the median and 25-75% band, and the
+  probability of improvement between the algorithms of a group; :func:`render_stats` prints it.
 * :func:`plot_curves` draws the bands (matplotlib, rendering only); the command
   ``stablepoint plot`` saves PNG/SVG and CSV.
 
@@ -55,6 +60,13 @@ __all__ = [
     "final_table",
     "plot_curves",
     "write_final_csv",
+    "separate_settings",
+    "final_values",
+    "GroupStats",
+    "Improvement",
+    "AggregateStats",
+    "aggregate_stats",
+    "render_stats",
 ]
 
 NEGATIVE_MODES = ("ratio", "printed")
@@ -115,6 +127,8 @@ class RunCurve:
         The run's configured step budget.
     one_step : bool
         A one-step matrix game (bands are 0-100%).
+    profile : str
+        The settings profile the run was trained with (``config.yaml``'s ``profile``).
     """
 
     run_dir: str
@@ -127,6 +141,7 @@ class RunCurve:
     values: np.ndarray
     steps: int
     one_step: bool
+    profile: str = "default"
 
 
 @dataclass(frozen=True)
@@ -217,6 +232,7 @@ def load_runs(paths: Iterable, metric: str = "auto", negative: str = "ratio") ->
         try:
             cfg = yaml.safe_load((d / "config.yaml").read_text())
             spec, algo, seed, steps = cfg["env"]["spec"], cfg["algo"]["name"], int(cfg["seed"]), int(cfg["steps"])
+            profile = str(cfg.get("profile") or "default")
         except (yaml.YAMLError, KeyError, TypeError, ValueError):
             raise SettingsError(f"{d}/config.yaml is not a run config") from None
         test = {}
@@ -256,7 +272,7 @@ def load_runs(paths: Iterable, metric: str = "auto", negative: str = "ratio") ->
         if variant:  # a sweep override: keep its runs apart from the plain algorithm's
             algo = f"{algo} [{variant.group(1)}]"
         runs.append(RunCurve(str(d), algo, spec, _group_of(spec), seed, chosen, t, values.astype(np.float64),
-                             steps, spec.startswith("matrix:")))
+                             steps, spec.startswith("matrix:"), profile))
     if not runs:
         raise SettingsError("the run directories hold no test evaluations yet")
     return runs
@@ -323,9 +339,7 @@ def final_table(runs: Sequence[RunCurve], tolerance: float = 0.05, final_fractio
     metrics = {r.metric for r in runs}
     group_metric = {r.group: r.metric for r in runs}
     for run in runs:
-        sel = run.t_env >= (1.0 - final_fraction) * run.steps
-        values = run.values[sel] if sel.any() else run.values[-1:]
-        cells.setdefault(run.group, {}).setdefault(run.algo, []).append(float(values.mean()))
+        cells.setdefault(run.group, {}).setdefault(run.algo, []).append(final_values(run, final_fraction))
     algos = sorted({r.algo for r in runs})
     counts = {a: {"best": 0, "worst": 0} for a in algos}
     rows = []
@@ -340,6 +354,174 @@ def final_table(runs: Sequence[RunCurve], tolerance: float = 0.05, final_fractio
             counts[algo]["worst"] += worst
             rows.append(FinalRow(group, algo, group_metric[group], len(cells[group][algo]), means[algo], bool(best), bool(worst)))
     return FinalTable(tuple(rows), counts, tolerance, metrics.pop() if len(metrics) == 1 else "mixed")
+
+
+POOL_MODES = ("apart", "refuse")
+#: Training settings that must agree within one curve: runs that differ in one are not pooled.
+POOL_FIELDS = ("profile", "steps")
+
+
+def separate_settings(runs: Sequence[RunCurve], mode: str = "apart") -> list[RunCurve]:
+    """Keep runs of different training budgets or profiles out of one curve.
+
+    Curves pool the runs of one (group, algo).  When those runs differ in a field of
+    :data:`POOL_FIELDS` (``profile``, the ``steps`` budget), ``mode="apart"`` (the default)
+    labels each run's algorithm with the differing fields, so each setting gets its own
+    curve, row and statistics (``qmix [steps=20000]``, ``qmix [profile=pymarl, steps=2000000]``);
+    ``mode="refuse"`` raises :class:`SettingsError` naming the group, algorithm and field.
+
+    >>> mk = lambda seed, steps: RunCurve(f"r{seed}", "qmix", "e", "e", seed, "return", np.array([1]), np.array([0.0]), steps, False)
+    >>> [r.algo for r in separate_settings([mk(0, 100), mk(1, 100), mk(2, 200)])]
+    ['qmix [steps=100]', 'qmix [steps=100]', 'qmix [steps=200]']
+    >>> [r.algo for r in separate_settings([mk(0, 100), mk(1, 100)])]
+    ['qmix', 'qmix']
+    """
+    import dataclasses
+
+    if mode not in POOL_MODES:
+        raise SettingsError(f"mode must be one of {', '.join(POOL_MODES)}, got {mode!r}")
+    cells: dict[tuple[str, str], list[RunCurve]] = {}
+    for run in runs:
+        cells.setdefault((run.group, run.algo), []).append(run)
+    differing = {}
+    for (group, algo), members in cells.items():
+        fields = [f for f in POOL_FIELDS if len({getattr(m, f) for m in members}) > 1]
+        if fields and mode == "refuse":
+            values = [str(v) for v in sorted({getattr(m, fields[0]) for m in members})]
+            raise SettingsError(f"{group} / {algo}: runs differ in {fields[0]} ({', '.join(values)}); "
+                                "plot them apart (the default) or pass runs of one setting")
+        differing[(group, algo)] = fields
+    out = []
+    for run in runs:
+        fields = differing[(run.group, run.algo)]
+        if fields:
+            tag = ", ".join(f"{f}={getattr(run, f)}" for f in fields)
+            run = dataclasses.replace(run, algo=f"{run.algo} [{tag}]")
+        out.append(run)
+    return out
+
+
+def final_values(run: RunCurve, final_fraction: float = 0.25) -> float:
+    """One run's final performance: the mean of its evaluations with
+    ``t_env >= (1 - final_fraction) * steps`` (its last evaluation when there is none)."""
+    sel = run.t_env >= (1.0 - final_fraction) * run.steps
+    values = run.values[sel] if sel.any() else run.values[-1:]
+    return float(values.mean())
+
+
+@dataclass(frozen=True)
+class GroupStats:
+    """Aggregate statistics of the final performance of the runs of one (group, algo).
+
+    ``iqm`` is the interquartile mean (``rliable.metrics.aggregate_iqm``; the 25% trimmed
+    mean) and ``iqm_ci`` its stratified-bootstrap confidence interval; ``median`` and
+    ``band`` (25th, 75th percentile) are plain numpy percentiles of the same values.
+    """
+
+    group: str
+    algo: str
+    metric: str
+    n_runs: int
+    median: float
+    band: tuple[float, float]
+    iqm: float
+    iqm_ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Improvement:
+    """Probability of improvement ``P(X > Y)`` of ``algo_x`` over ``algo_y`` in one group
+    (``rliable.metrics.probability_of_improvement``, ties count half) with its bootstrap CI."""
+
+    group: str
+    algo_x: str
+    algo_y: str
+    probability: float
+    ci: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class AggregateStats:
+    """What :func:`aggregate_stats` returns; :func:`render_stats` prints it."""
+
+    groups: tuple[GroupStats, ...]
+    improvements: tuple[Improvement, ...]
+    reps: int
+    confidence: float
+    final_fraction: float
+
+
+def aggregate_stats(runs: Sequence[RunCurve], final_fraction: float = 0.25, reps: int = 2000,
+                    confidence: float = 0.95, seed: int = 0) -> AggregateStats:
+    """IQM with stratified-bootstrap CIs and pairwise probabilities of improvement, per group.
+
+    Each run contributes its final performance (:func:`final_values`); the runs of one
+    (group, algo) are the bootstrap's runs, the group its single task.  Needs the ``stats``
+    extra (``rliable``); without it raises :class:`SettingsError`.  ``seed`` seeds the
+    bootstrap, so the intervals are reproducible (numpy's global generator, which rliable
+    draws from, is restored afterwards).
+    """
+    try:
+        from rliable import library as rly
+        from rliable import metrics as rlm
+    except ImportError:
+        raise SettingsError("aggregate statistics need rliable: pip install 'stablepoint[stats]'") from None
+    if reps < 1 or not 0 < confidence < 1 or not 0 < final_fraction <= 1:
+        raise SettingsError("need reps >= 1, 0 < confidence < 1 and 0 < final_fraction <= 1")
+    cells: dict[str, dict[str, list[float]]] = {}
+    metric_of: dict[tuple[str, str], str] = {}
+    for run in runs:
+        cells.setdefault(run.group, {}).setdefault(run.algo, []).append(final_values(run, final_fraction))
+        metric_of[(run.group, run.algo)] = run.metric
+    # rliable draws its bootstrap indices from numpy's global generator (np.random.choice), not from
+    # a random_state argument: seed it for the call and put the caller's state back afterwards.
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        return _aggregate_stats(cells, metric_of, rly, rlm, final_fraction, reps, confidence)
+    finally:
+        np.random.set_state(saved)
+
+
+def _aggregate_stats(cells, metric_of, rly, rlm, final_fraction, reps, confidence) -> AggregateStats:
+    groups, improvements = [], []
+    for group in sorted(cells):
+        scores = {algo: np.asarray(v, dtype=np.float64)[:, None] for algo, v in sorted(cells[group].items())}
+        point, interval = rly.get_interval_estimates(
+            scores, lambda x: np.array([rlm.aggregate_iqm(x)]), reps=reps, confidence_interval_size=confidence)
+        for algo, x in scores.items():
+            lo, hi = interval[algo][:, 0]
+            groups.append(GroupStats(group, algo, metric_of[(group, algo)], len(x), float(np.median(x)),
+                                     (float(np.percentile(x, 25)), float(np.percentile(x, 75))),
+                                     float(point[algo][0]), (float(lo), float(hi))))
+        algos = list(scores)
+        pairs = {(a, b): [scores[a], scores[b]] for i, a in enumerate(algos) for b in algos[i + 1:]}
+        if pairs:
+            point, interval = rly.get_interval_estimates(
+                pairs, lambda x, y: np.array([rlm.probability_of_improvement(x, y)]), reps=reps,
+                confidence_interval_size=confidence)
+            for (a, b) in pairs:
+                lo, hi = interval[(a, b)][:, 0]
+                improvements.append(Improvement(group, a, b, float(point[(a, b)][0]), (float(lo), float(hi))))
+    return AggregateStats(tuple(groups), tuple(improvements), reps, confidence, final_fraction)
+
+
+def render_stats(stats: AggregateStats) -> str:
+    """Markdown tables of :class:`AggregateStats`: per (group, algo) the median, 25-75% band and IQM
+    with its CI; then the probabilities of improvement."""
+    pct = f"{100 * stats.confidence:g}%"
+    lines = [f"Final performance (mean over the last {stats.final_fraction:g} of each run's steps); "
+             f"IQM with {pct} stratified-bootstrap CI ({stats.reps} reps).", "",
+             f"| env | algo | metric | runs | median | 25-75% | IQM | IQM {pct} CI |",
+             "|---|---|---|---:|---:|---|---:|---|"]
+    for g in stats.groups:
+        lines.append(f"| {g.group} | {g.algo} | {g.metric} | {g.n_runs} | {g.median:.4g} | "
+                     f"{g.band[0]:.4g} .. {g.band[1]:.4g} | {g.iqm:.4g} | {g.iqm_ci[0]:.4g} .. {g.iqm_ci[1]:.4g} |")
+    if stats.improvements:
+        lines += ["", f"| env | X | Y | P(X > Y) | {pct} CI |", "|---|---|---|---:|---|"]
+        for i in stats.improvements:
+            lines.append(f"| {i.group} | {i.algo_x} | {i.algo_y} | {i.probability:.3f} | {i.ci[0]:.3f} .. {i.ci[1]:.3f} |")
+    return "\n".join(lines) + "\n"
 
 
 _YLABELS = {"win_rate": "test win rate", "normalized_return": "test normalized return (Eq. 30)", "return": "test return"}

@@ -592,7 +592,9 @@ def _train_population(cfgs, run_dirs, device, resume, progress, force):
                           for i in range(len(windows[0]["returns"]))]
         window_stats = [{k: torch.stack([w["stats"][i][k] for w in windows]).to(device) for k in windows[0]["stats"][i]}
                         for i in range(len(windows[0]["stats"]))]
-    metrics = [_Metrics(d, c.tensorboard, resumed_from, live_tensorboard=False) for c, d in zip(cfgs, run_dirs)]
+    metrics = [_Metrics(d, c.tensorboard, resumed_from, live_tensorboard=False,
+                        wandb=config_to_dict(c) if c.wandb else None, wandb_project=c.wandb_project)
+               for c, d in zip(cfgs, run_dirs)]
     initial_greedy = [tuple(json.loads((d / "initial.json").read_text())["matrix"]["greedy"]) for d in run_dirs]
 
     def save() -> None:

@@ -276,7 +276,7 @@ def clear_previous_run(run_dir) -> None:
     import shutil
 
     run_dir = Path(run_dir)
-    for name in ("final.json", "metrics.csv", "failed.json"):
+    for name in ("final.json", "metrics.csv", "failed.json", "wandb_id.txt"):
         with contextlib.suppress(FileNotFoundError):
             (run_dir / name).unlink()
     for name in ("checkpoints", "tb"):

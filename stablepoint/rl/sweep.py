@@ -6,6 +6,8 @@ A sweep file is YAML::
     out: runs/figure6                  # parent of the run directories
     algos: [qmix, wqmix, mrvf]         # names or YAML paths, as for ``stablepoint train``
     envs: ["predator_prey:punishment=0", "predator_prey:punishment=-2"]
+    # games: [table5, qtran]           # one-step games: the same as envs [matrix:table5, ...]
+    # payoffs: [my_game.csv]           # payoff files: the same as envs [matrix:file=my_game.csv]
     seeds: 5                           # 0..4, or an explicit list [0, 3, 7]
     settings: {steps: 200000}          # fixed for every run
     overrides:                         # optional grid axis: a list of variants ...
@@ -38,6 +40,8 @@ Backends: ``local`` (default) runs one process per worker, ``workers`` defaultin
 CPU count (``workers=1`` runs in this process); ``ray`` sends the same function to a Ray
 cluster (``pip install .[ray]``; ``ray.init(address=...)``), writing the same directories.
 
+Examples
+--------
 >>> spec = sweep_from_dict({"out": "runs/x", "algos": ["vdn", "qmix"], "envs": ["matrix:table5"],
 ...                         "seeds": 2, "settings": {"steps": 100}})
 >>> [run.name for run in expand(spec)]
@@ -86,7 +90,8 @@ STATUS_MESSAGES = {
     "failed": "raised an error (see failed.json in its run directory)",
 }
 
-_SPEC_KEYS = {"name", "out", "algos", "envs", "seeds", "settings", "overrides", "profile", "vectorize", "population_size"}
+_SPEC_KEYS = {"name", "out", "algos", "envs", "games", "payoffs", "seeds", "settings", "overrides", "profile", "vectorize",
+              "population_size"}
 
 
 @dataclass(frozen=True)
@@ -184,9 +189,11 @@ def sweep_from_dict(data: Mapping[str, Any], where: str = "sweep") -> SweepSpec:
     unknown = sorted(set(data) - _SPEC_KEYS)
     if unknown:
         raise SettingsError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(_SPEC_KEYS))}")
-    for key in ("algos", "envs", "seeds"):
+    for key in ("algos", "seeds"):
         if key not in data:
             raise SettingsError(f"{where}: missing {key!r}")
+    if not any(k in data for k in ("envs", "games", "payoffs")):
+        raise SettingsError(f"{where}: missing 'envs' (or 'games', 'payoffs': one-step games)")
     seeds = data["seeds"]
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
@@ -207,7 +214,13 @@ def sweep_from_dict(data: Mapping[str, Any], where: str = "sweep") -> SweepSpec:
     if not all(isinstance(o, Mapping) for o in overrides):
         raise SettingsError(f"{where}: each override must be a mapping")
     algos = tuple(str(a) for a in _as_tuple(data["algos"], "algos", where))
-    envs = tuple(str(e) for e in _as_tuple(data["envs"], "envs", where))
+    # games: [table5] and payoffs: [p.csv] are the one-step-game shorthands of --game / --payoff
+    envs = tuple(str(e) for e in _as_tuple(data["envs"], "envs", where)) if "envs" in data else ()
+    if "games" in data:
+        envs += tuple(g if str(g).lower().startswith("matrix:") else f"matrix:{g}"
+                      for g in (str(x) for x in _as_tuple(data["games"], "games", where)))
+    if "payoffs" in data:
+        envs += tuple(f"matrix:file={p}" for p in _as_tuple(data["payoffs"], "payoffs", where))
     vectorize = data.get("vectorize", True)
     if not isinstance(vectorize, bool):
         raise SettingsError(f"{where}: vectorize must be true or false, got {vectorize!r}")
@@ -258,10 +271,14 @@ def _build_config(env: str, algo: str, seed: int, out: str, run_name: str, value
         for key, value in nested.items():
             section, _, name = key.partition(".")
             if section not in ("algo", "env") or not name or name == "spec":
-                raise SettingsError(f"bad sweep setting {key!r}; use a train field, algo.<field> or env.<field>")
+                raise SettingsError(f"bad setting {key!r}; use a train field, algo.<field> or env.<field>")
             data[section][name] = value
         cfg = config_from_dict(data)
     return cfg
+
+
+#: the parser of a sweep file's settings, shared with ``--set`` of ``train`` and ``confirm``
+build_config = _build_config
 
 
 def expand(spec: SweepSpec) -> list[SweepRun]:
@@ -270,10 +287,17 @@ def expand(spec: SweepSpec) -> list[SweepRun]:
     Raises
     ------
     SettingsError
-        An unknown algorithm, environment family or setting, or two cells with one run name.
+        An unknown algorithm, a bad environment spec (:func:`stablepoint.rl.envs.check_env_spec`)
+        or setting, or two cells with one run name.
     """
     from stablepoint.rl.config import config_to_dict
+    from stablepoint.rl.envs import check_env_spec
 
+    for env in spec.envs:  # every env spec before any run trains (issue 16.5)
+        try:
+            check_env_spec(env)
+        except SettingsError as exc:
+            raise SettingsError(f"sweep env {env!r}: {exc}") from None
     runs: list[SweepRun] = []
     for algo, env, override, seed in itertools.product(spec.algos, spec.envs, spec.overrides, spec.seeds):
         algo_label = Path(algo).stem if algo.endswith((".yaml", ".yml")) else algo

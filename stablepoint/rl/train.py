@@ -8,8 +8,13 @@ A run directory ``<out>/<run_name>/`` holds
 
 * ``config.yaml``: the full :class:`~stablepoint.rl.config.TrainConfig`;
 * ``metrics.jsonl``: one JSON object per log row (``t_env``, namespaced scalars
-  ``train/...``, ``losses/...``, ``test/...``), and ``metrics.csv`` with the same rows;
+  ``train/...``, ``losses/...``, ``test/...``);
+* ``metrics.csv``: one row per logged step (the JSONL rows of a step merged; test columns
+  filled on evaluation steps, empty elsewhere), written as the run goes; a resume drops
+  the rows after the checkpoint from both files, so neither repeats a step;
 * ``tb/``: TensorBoard event files (when tensorboard is installed);
+* ``wandb_id.txt`` (with ``wandb: true`` / ``--wandb``, the ``wandb`` extra): the run's
+  Weights & Biases id, so that a resume continues the same W&B run;
 * ``checkpoints/last.pt``: networks, optimizer, random generators, counters and, when it is
   small, the replay buffer; ``--resume`` continues from it;
 * ``final.json``: final test return and, for matrix games, the greedy joint action, the
@@ -207,36 +212,148 @@ def _summary_writer():
     return SummaryWriter
 
 
-class _Metrics:
-    """JSONL rows + optional TensorBoard; on resume drops rows written after the checkpoint.
+class _CsvLog:
+    """``metrics.csv``: one row per logged step, kept in step with ``metrics.jsonl``.
 
-    ``live_tensorboard=False`` (population members: one writer thread per member would not
-    scale) writes the TensorBoard events once, from the JSONL rows, at :meth:`close`.
+    Rows logged at the same ``t_env`` (a training row, an evaluation, the final evaluation)
+    merge into one CSV row (a later value of a key wins, as in :func:`~stablepoint.rl.plot.load_runs`);
+    keys a row does not have stay empty (test columns are filled on evaluation steps only).
+    The file is rebuilt from the (already trimmed) JSONL rows when opened, so a resumed run
+    has no rows past its checkpoint; when a key first appears after the header was written
+    (the first evaluation, a new loss), the whole file is rewritten atomically with the
+    wider header, so it never holds rows of different widths.
     """
 
-    def __init__(self, run_dir: Path, use_tb: bool, resume_t: int | None, live_tensorboard: bool = True):
+    def __init__(self, path: Path, rows: list[dict]):
+        self.path = path
+        self.rows: list[dict] = []
+        for row in rows:
+            self._merge(row)
+        self.columns = list(dict.fromkeys(["t_env", *(k for row in self.rows for k in row)]))
+        self._last_offset = 0
+        self._rewrite()
+
+    def _merge(self, row: dict) -> bool:
+        if self.rows and self.rows[-1]["t_env"] == row["t_env"]:
+            self.rows[-1].update(row)
+            return True
+        self.rows.append(dict(row))
+        return False
+
+    def _line(self, row: dict) -> str:
+        import io
+
+        buf = io.StringIO()
+        csv.DictWriter(buf, fieldnames=self.columns, restval="", lineterminator="\n").writerow(row)
+        return buf.getvalue()
+
+    def _rewrite(self) -> None:
+        header = ",".join(self.columns) + "\n"
+        lines = [self._line(row) for row in self.rows]
+        runfolder.write_text_atomic(self.path, header + "".join(lines))
+        self._last_offset = len((header + "".join(lines[:-1])).encode()) if lines else len(header.encode())
+
+    def add(self, row: dict) -> None:
+        merged = self._merge(row)
+        if any(k not in self.columns for k in row):
+            self.columns += [k for k in row if k not in self.columns]
+            self._rewrite()
+            return
+        line = self._line(self.rows[-1]).encode()
+        with self.path.open("r+b") as fh:
+            if merged:  # replace the step's row in place
+                fh.seek(self._last_offset)
+                fh.truncate()
+            else:
+                fh.seek(0, 2)
+                self._last_offset = fh.tell()
+            fh.write(line)
+
+
+class _WandbLog:
+    """Optional Weights & Biases mirror of the log rows (``wandb`` extra, imported lazily).
+
+    The run's W&B id is kept in ``<run_dir>/wandb_id.txt`` so that ``--resume`` continues the
+    same W&B run (``resume="allow"``); W&B cannot drop the rows a resume rewinds past, so its
+    history may hold steps the JSONL dropped (the JSONL and CSV are the record).  ``WANDB_MODE``
+    (``offline`` logs to ``$WANDB_DIR``, default the run directory) and the other W&B
+    environment variables apply.
+    """
+
+    def __init__(self, run_dir: Path, config: dict, project: str, resume: bool):
+        import os
+        import uuid
+
+        try:
+            import wandb
+        except ImportError:
+            raise SettingsError("wandb logging needs the wandb extra: pip install 'stablepoint[wandb]'") from None
+        id_path = run_dir / "wandb_id.txt"
+        if resume and id_path.is_file():
+            run_id = id_path.read_text().strip()
+        else:
+            run_id = uuid.uuid4().hex[:12]
+            runfolder.write_text_atomic(id_path, run_id + "\n")
+        self.run = wandb.init(
+            project=project, name=run_dir.name, id=run_id, resume="allow", config=config,
+            dir=os.environ.get("WANDB_DIR") or str(run_dir), reinit="create_new",
+            settings=wandb.Settings(console="off", quiet=True, silent=True, save_code=False, disable_git=True),
+        )
+
+    def log(self, t_env: int, values: dict) -> None:
+        self.run.log({k: float(v) for k, v in values.items()}, step=int(t_env))
+
+    def close(self) -> None:
+        self.run.finish()
+
+
+class _Metrics:
+    """JSONL rows, ``metrics.csv``, optional TensorBoard and W&B; on resume drops rows written after the checkpoint.
+
+    ``live_tensorboard=False`` (population members: one writer thread per member would not
+    scale) writes the TensorBoard events and the W&B history once, from the JSONL rows, at
+    :meth:`close`.  ``wandb`` is the W&B run config (None: no W&B logging).
+    """
+
+    def __init__(self, run_dir: Path, use_tb: bool, resume_t: int | None, live_tensorboard: bool = True,
+                 wandb: dict | None = None, wandb_project: str = "stablepoint"):
         self.path = run_dir / "metrics.jsonl"
+        kept: list[str] = []
         if resume_t is None:
             self.path.write_text("")
         elif self.path.exists():
             kept = [line for line in runfolder.read_metrics(self.path) if json.loads(line)["t_env"] <= resume_t]
             runfolder.write_text_atomic(self.path, "".join(line + "\n" for line in kept))
+        self.csv = _CsvLog(run_dir / "metrics.csv", [json.loads(line) for line in kept])
         self.tb = None
         self.tb_at_close = use_tb and not live_tensorboard and _summary_writer() is not None
         if use_tb and live_tensorboard and _summary_writer() is not None:
             self.tb = _summary_writer()(str(run_dir / "tb"), purge_step=resume_t)
+        self.wandb = None
+        self.wandb_at_close = None
+        if wandb is not None:
+            args = (run_dir, wandb, wandb_project, resume_t is not None)
+            if live_tensorboard:
+                self.wandb = _WandbLog(*args)
+            else:
+                self.wandb_at_close = args
 
     def log(self, t_env: int, values: dict) -> None:
         row = {"t_env": int(t_env), **{k: float(v) for k, v in values.items()}}
         with self.path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
+        self.csv.add(row)
         if self.tb is not None:
             for key, value in values.items():
                 self.tb.add_scalar(key, float(value), int(t_env))
+        if self.wandb is not None:
+            self.wandb.log(t_env, values)
 
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+        if self.wandb is not None:
+            self.wandb.close()
         rows = [json.loads(line) for line in self.path.read_text().splitlines() if line]
         if self.tb_at_close:
             import shutil
@@ -248,11 +365,11 @@ class _Metrics:
                     if key != "t_env":
                         writer.add_scalar(key, float(value), int(row["t_env"]))
             writer.close()
-        keys = list(dict.fromkeys(k for row in rows for k in row))
-        with (self.path.parent / "metrics.csv").open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(rows)
+        if self.wandb_at_close is not None:
+            run = _WandbLog(*self.wandb_at_close)
+            for row in rows:
+                run.log(row["t_env"], {k: v for k, v in row.items() if k != "t_env"})
+            run.close()
 
 
 def round_shares(counts) -> dict[str, float]:
@@ -394,7 +511,8 @@ def _train(cfg, run_dir, device, resume, progress, force) -> TrainResult:
     window = checkpoint.get("window") if checkpoint is not None else None
     window_returns: list[np.ndarray] = list(window["returns"]) if window else []
     window_stats: list[dict] = list(window["stats"]) if window else []
-    metrics = _Metrics(run_dir, cfg.tensorboard, resumed_from)
+    metrics = _Metrics(run_dir, cfg.tensorboard, resumed_from,
+                       wandb=config_to_dict(cfg) if cfg.wandb else None, wandb_project=cfg.wandb_project)
     # The untrained network's greedy action is where the stable-point dynamics start (the
     # basin prediction of `stablepoint confirm`); a resumed run reads the one it wrote.
     initial_path = run_dir / "initial.json"

@@ -62,14 +62,9 @@ def _make_matrix(args: str, n_envs: int, seed: int, **kwargs) -> VecEnv:
 
     if not args:
         raise SettingsError("matrix env needs a game, e.g. matrix:table5 or matrix:file=path.csv")
-    if args.startswith("file="):
-        from stablepoint.payoff import load_payoff
+    from stablepoint.catalog import get_game  # the one game-spec parser: --game X is matrix:X
 
-        payoff = load_payoff(args[len("file="):])
-    else:
-        from stablepoint.catalog import get_game
-
-        payoff = get_game(args)
+    payoff = get_game(args)
     return MatrixGameEnv(payoff, n_envs=n_envs, seed=seed, **kwargs)
 
 
@@ -116,3 +111,29 @@ def make_env(spec: str, n_envs: int = 1, seed: int = 0, **kwargs) -> VecEnv:
         return ENVS[key](args.strip(), n_envs, seed, **kwargs)
     except TypeError as exc:
         raise SettingsError(f"env {spec!r}: {exc}") from None
+
+
+#: env families cheap enough to build once just to validate a spec (the others load simulators)
+_CHEAP = ("matrix", "predator_prey")
+
+
+def check_env_spec(spec: str) -> None:
+    """Raise SettingsError (one line) for a bad env spec, before any run trains.
+
+    Matrix games and predator-prey are built once with one copy (cheap, and exactly the
+    checks a run makes); SMAC and SMAX specs are checked for their family and ``key=value``
+    syntax only, because building them starts a simulator or a JAX program (whether those
+    are installed is found when their run starts).
+    """
+    name, _, args = str(spec).strip().partition(":")
+    key = name.strip().lower().replace("-", "_")
+    if key not in ENVS:
+        raise SettingsError(f"unknown env {name!r}; choose one of: {', '.join(ENVS)}")
+    if key in _CHEAP:
+        make_env(spec, n_envs=1, seed=0)
+    elif args.strip():
+        first, _, rest = args.partition(",")
+        if "=" in first:
+            parse_options(args)
+        elif rest.strip():
+            parse_options(rest)

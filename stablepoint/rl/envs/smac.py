@@ -8,7 +8,7 @@ only when an env is built, and both it and a StarCraft II installation
 constructor raises a one-line :class:`~stablepoint.errors.SettingsError` naming
 it.  StarCraft II cannot be installed on the CI machines, so the adapter's own
 logic is tested against a fake object with the same methods; runs on real SMAC
-need SC2 (see the README).
+need SC2 (see docs/guide/smac-smax.md).
 
 What the adapter does, and does not do:
 
