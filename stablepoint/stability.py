@@ -344,6 +344,16 @@ class StabilityResult:
     unfinished: tuple[JointAction, ...] = ()
     budget: float | None = None
 
+    def __reduce__(self):
+        # Read-only mappings and the frozen graph do not pickle; results cross process boundaries
+        # (stablepoint.bounded), so they travel as plain dicts and a graph copy and are re-frozen.
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for key, value in values.items():
+            if isinstance(value, MappingProxyType):
+                values[key] = dict(value)
+        values["graph"] = nx.DiGraph(self.graph)
+        return (_rebuild_result, (values,))
+
     @property
     def rows(self) -> tuple[JointAction, ...]:
         """The u~ whose rows were computed, in C order (every joint action unless ``partial``)."""
@@ -424,6 +434,15 @@ class StabilityResult:
         reach_good = set().union(*(self.basins_some[i] for i in good)) if good else set()
         reach_bad = set().union(*(self.basins_some[i] for i in bad)) if bad else set()
         return frozenset(reach_good - reach_bad)
+
+
+def _rebuild_result(values: dict) -> StabilityResult:
+    """Inverse of :meth:`StabilityResult.__reduce__`."""
+    values = dict(values)
+    for key in ("settings", "transitions", "kinds"):
+        values[key] = MappingProxyType(dict(values[key]))
+    values["graph"] = nx.freeze(values["graph"])
+    return StabilityResult(**values)
 
 
 def _as_payoff(payoff) -> Payoff:

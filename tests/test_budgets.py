@@ -378,3 +378,106 @@ def test_confirm_refuses_an_analysis_out_of_reach_before_training(quick_probe, t
     assert "did not finish within the 2 s budget" in line and "--budget inf" in line
     assert not list((tmp_path / "runs").rglob("metrics.jsonl"))
     _no_children()
+
+
+# --------------------------------------------------------------------------- flow and hessian
+
+
+def _sleep_forever(*args, **kwargs):
+    time.sleep(600)
+
+
+def test_flow_refuses_when_no_trajectory_finishes_in_the_probe_window(monkeypatch, quick_probe):
+    monkeypatch.setattr("stablepoint.gradflow.outcomes.run_flows", _sleep_forever)
+    start = time.monotonic()
+    line = _one_line_error(CliRunner().invoke(main, ["flow", "--runs", "2", "--tau", "1", "--no-baseline"]))
+    assert time.monotonic() - start < 20
+    assert "flow: 4 trajectories on a 3x3 payoff: more than" in line and "--budget SECONDS" in line
+    _no_children()
+
+
+def test_flow_budget_gives_the_rows_done_and_lists_the_others(monkeypatch):
+    import json
+
+    from stablepoint.gradflow import outcomes
+
+    real, calls = outcomes.run_flows, []
+
+    def second_never_ends(*args, **kwargs):  # the first row is real, the second never finishes
+        calls.append(1)
+        if len(calls) > 1:
+            time.sleep(600)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(outcomes, "run_flows", second_never_ends)
+    args = ["flow", "--runs", "2", "--tau", "1,0.3", "--no-baseline", "--gradient", "semi", "--budget", "6",
+            "--t-max", "20"]
+    res = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["complete"] is False and doc["budget"] == 6.0
+    assert [(r["gradient"], r["tau"]) for r in doc["rows"]] == [("semi", 1.0)]
+    assert doc["unfinished"] == [{"mixer": "nonmono", "gradient": "semi", "tau": 0.3}]
+    assert "budget ended after 1 of 2 rows" in res.stderr
+    calls.clear()
+    text = CliRunner().invoke(main, args).stdout
+    assert "rows not run within the 6 s budget (no answer): nonmono semi tau=0.3" in text
+    _no_children()
+
+
+def test_hessian_is_bounded(monkeypatch):
+    from stablepoint.commands import hessian
+
+    monkeypatch.setattr("stablepoint.gradflow.fixed_points.find_zero_loss_point", _sleep_forever)
+    monkeypatch.setattr(hessian, "UNBOUNDED_LIMIT_S", 2.0)
+    line = _one_line_error(CliRunner().invoke(main, ["hessian"]))
+    assert "did not finish within 2 s, the most a command may take without a budget" in line
+    line = _one_line_error(CliRunner().invoke(main, ["hessian", "--budget", "1.5"]))
+    assert "did not finish within the 1.5 s budget" in line and "--restarts" in line
+    _no_children()
+    monkeypatch.undo()
+    ok = CliRunner().invoke(main, ["hessian", "--budget", "inf", "--format", "json"])
+    assert ok.exit_code == 0 and '"kind": "hessian"' in ok.stdout
+
+
+def test_stability_results_cross_process_boundaries_intact():
+    import pickle
+
+    res = analyze(get_game("table5"), get_method("wqmix"))
+    back = pickle.loads(pickle.dumps(res))
+    _same(res, back)
+    assert sorted(back.graph.edges) == sorted(res.graph.edges)
+    import networkx as nx
+
+    assert nx.is_frozen(back.graph)
+    with pytest.raises(TypeError):
+        back.kinds[(0, 0)] = "weak"  # still read-only
+
+
+def test_tables_budget_reports_unfinished_tables_and_keeps_the_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "paper_tables").mkdir()
+    res = CliRunner().invoke(main, ["tables", "--budget", "1", "-q", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    unfinished = [ln.split()[0] for ln in lines if ln.split()[1] == "unfinished"]
+    assert len(lines) >= 10 and "theorems" in unfinished  # the slow ones cannot fit in 1 s
+    assert all(ln.split()[1] in ("match", "mismatch", "new", "unavailable", "unfinished") for ln in lines)
+    assert f"the 1 s budget ended; not regenerated (no values): {', '.join(unfinished)}" in res.stderr
+    assert not (tmp_path / "paper_tables" / "REPORT.md").exists()  # a partial report replaces nothing
+    _no_children()
+    done = CliRunner().invoke(main, ["tables", "--only", "table5", "--budget", "120", "-q"])
+    assert done.exit_code == 0 and "table5     match" in done.stdout
+
+
+def test_flow_with_parallel_trajectories_inside_the_bounded_child():
+    # the bounded child starts a process pool of its own (flow --jobs 2): same table as --jobs 1
+    args = ["flow", "--runs", "2", "--tau", "1", "--no-baseline", "--t-max", "50", "--format", "json"]
+    one = CliRunner().invoke(main, [*args, "--jobs", "1"])
+    two = CliRunner().invoke(main, [*args, "--jobs", "2"])
+    assert one.exit_code == 0 and two.exit_code == 0, two.output
+    import json
+
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert a["rows"] == b["rows"] and a["complete"] is b["complete"] is True
+    _no_children()

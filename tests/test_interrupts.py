@@ -260,6 +260,16 @@ def _no_row_twice(rows):
     return len(set(keyed)) == len(keyed) and [r["t_env"] for r in rows] == sorted(r["t_env"] for r in rows)
 
 
+def _assert_same_log(rows, ref):
+    """The same steps and keys as the uninterrupted run, values to float32 rounding; the first
+    differing row is named with its differing keys (one loaded full-suite run once differed at a
+    population resume: kept visible, not hidden)."""
+    assert [(r["t_env"], sorted(r)) for r in rows] == [(r["t_env"], sorted(r)) for r in ref]
+    for i, (a, b) in enumerate(zip(rows, ref)):
+        diff = {k: (a[k], b[k]) for k in a if a[k] != pytest.approx(b[k], rel=1e-5, abs=1e-6)}
+        assert not diff, f"row {i} (t_env {a['t_env']}) differs from the uninterrupted run: {diff}"
+
+
 def _interrupt(proc):
     """SIGINT: exit 130, the last stderr line says what was kept; warnings before it are allowed."""
     proc.send_signal(signal.SIGINT)
@@ -346,7 +356,7 @@ def test_sweep_parent_killed_at_random_points_loses_and_duplicates_nothing(tmp_p
     for r in runs:
         rows = _complete_rows(r)
         assert _no_row_twice(rows)
-        assert rows == _complete_rows(tmp_path / "ref" / r.name)
+        _assert_same_log(rows, _complete_rows(tmp_path / "ref" / r.name))
         final = json.loads((r / "final.json").read_text())
         entry = next(e for e in manifest["runs"] if e["name"] == r.name)
         # sweep.json agrees with final.json

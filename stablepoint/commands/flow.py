@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import click
 
+from stablepoint.bounded import run_bounded
+from stablepoint.commands.limits import Limits, parse_budget
+
 from stablepoint.commands.options import (
     deprecation_note, figure_option, format_option, game_options, jobs_option, progress_option,
 )
@@ -140,11 +143,14 @@ def _flow_options(f):
 @jobs_option("workers", default=1, help="Processes for the trajectories.", old=("--workers",))
 @figure_option(help="Save a figure here (.png, .svg or .pdf).")
 @click.option("--check", is_flag=True, help="Exit 1 if a converged end point's field norm is not below gtol.")
+@click.option("--budget", "budget_spec", metavar="SECONDS|inf",
+              help="Seconds for the whole table; cells not run are listed, never answered.  Without it a table "
+                   "estimated above 60 s is refused up front; inf: no bound.")
 @format_option()
 @progress_option()
 @_flow_options
 def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_max, gtol, method, workers, figure,
-         check, fmt="text", show_progress=None):
+         check, fmt="text", show_progress=None, budget_spec=None):
     """Outcome table: fraction of runs ending at u* / IGM-consistent, true vs semi-gradient flow."""
     from stablepoint.catalog import get_game
     from stablepoint.gradflow.flow import FlowSettings
@@ -165,15 +171,27 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
         make_mixer(name, payoff.n_agents, hidden=config.hidden)
     settings = FlowSettings(t_max=config.t_max, gtol=config.gtol, method=config.method)
     total = len(config.mixers) * len(config.taus) * len(config.gradients) * config.runs
+    limits = Limits(parse_budget(budget_spec), config.workers)
     from tqdm import tqdm
 
+    def work(send):
+        return outcome_table(payoff, taus=config.taus, mixers=config.mixers, gradients=config.gradients,
+                             n_runs=config.runs, seed=config.seed, hidden=config.hidden,
+                             epsilon=config.epsilon, settings=settings, workers=config.workers,
+                             progress=lambda done, n: send(("progress", done)), on_row=lambda row: send(("row", row)))
+
     with tqdm(total=total, desc="trajectories", file=sys.stderr, disable=not _bars(show_progress), leave=False) as bar:
-        table = outcome_table(payoff, taus=config.taus, mixers=config.mixers, gradients=config.gradients,
-                              n_runs=config.runs, seed=config.seed, hidden=config.hidden,
-                              epsilon=config.epsilon, settings=settings, workers=config.workers,
-                              progress=lambda done, n: bar.update(done - bar.n))
+        run = run_bounded(work, budget=limits.budget if limits.bounded else None,
+                          **_flow_estimate(limits, payoff, total, config.workers, bar))
+    table = run.value if run.finished else _partial_table(payoff, config, settings, run)
+    if not run.finished:
+        click.echo(f"flow: the {limits.budget:g} s budget ended after {len(table.rows)} of {_cells(config)} rows; "
+                   "rows not run are listed (no answer)", err=True)
+    missing = _missing_rows(config, table)
     if fmt == "json":
-        click.echo(json.dumps(flow_to_dict(payoff, config, table), indent=2))
+        doc = flow_to_dict(payoff, config, table)
+        doc.update(complete=not missing, unfinished=missing, budget=limits.budget if limits.bounded else None)
+        click.echo(json.dumps(doc, indent=2))
     elif fmt == "markdown":
         click.echo(flow_markdown(payoff, config, table))
     else:
@@ -181,6 +199,12 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
         click.echo("u*: share of converged runs whose greedy joint action is the optimum; "
                    "IGM: share whose greedy action maximizes their own Q_tot (Eq. 5)")
         click.echo(format_outcome_rows(table.rows))
+        if missing:
+            click.echo(f"Budget: rows not run within the {limits.budget:g} s budget (no answer): "
+                       + ", ".join(f"{m['mixer']} {m['gradient']} tau={m['tau']:g}" for m in missing))
+    if missing and (figure or check):
+        click.echo("flow: --figure and --check need every row; skipped", err=True)
+        return
     if figure:
         plot_outcomes(table, figure)
         click.echo(f"figure written to {figure}", err=fmt != "text")
@@ -193,6 +217,59 @@ def flow(game, mixer, baseline, taus, gradient, runs, seed, hidden, epsilon, t_m
 
 def _u(u):
     return "(" + ", ".join(str(a + 1) for a in u) + ")"
+
+
+def _cells(config) -> int:
+    return len(config.mixers) * len(config.gradients) * len(config.taus)
+
+
+def _missing_rows(config, table) -> list[dict]:
+    """The (mixer, gradient, tau) rows of the full table that ``table`` lacks, in table order."""
+    done = {(r.mixer, r.gradient, float(r.tau)) for r in table.rows}
+    return [{"mixer": m, "gradient": g, "tau": float(t)}
+            for m in config.mixers for g in config.gradients for t in config.taus
+            if (m, g, float(t)) not in done]
+
+
+def _partial_table(payoff, config, settings, run):
+    """The rows finished before the budget ended (no batches: figures and --check need them all)."""
+    from stablepoint.gradflow.outcomes import OutcomeTable
+
+    rows = tuple(m[1] for m in run.messages if m[0] == "row")
+    return OutcomeTable(payoff.name, rows, (), settings, config.seed)
+
+
+def _flow_estimate(limits, payoff, total, workers, bar) -> dict:
+    """``on_message``/``on_wait`` for :func:`run_bounded`: the progress bar, and the estimate after the
+    first trajectory (or the probe window) judged by :func:`stablepoint.commands.limits.judge`."""
+    import math
+
+    from stablepoint.commands import limits as lim
+    from stablepoint.stability import format_duration
+
+    shape = "x".join(str(s) for s in payoff.shape)
+    state = {"estimated": False}
+
+    def on_message(message, elapsed):
+        if message[0] != "progress":
+            return
+        done = int(message[1])
+        bar.update(done - bar.n)
+        if not state["estimated"] and done > 0:
+            state["estimated"] = True
+            seconds = elapsed / done * total
+            lim.judge(limits, "flow", f"{total} trajectories on a {shape} payoff: about {format_duration(seconds)} "
+                      f"({done} done in {format_duration(elapsed)})", seconds, False, lim.FLOW_ADVICE)
+
+    def on_wait(elapsed):
+        if not state["estimated"] and elapsed >= lim.PROBE_S:
+            state["estimated"] = True
+            seconds = lim.PROBE_S * math.ceil(total / max(1, workers))
+            lim.judge(limits, "flow", f"{total} trajectories on a {shape} payoff: more than "
+                      f"{format_duration(seconds)} (none finished in {format_duration(lim.PROBE_S)})",
+                      seconds, True, lim.FLOW_ADVICE)
+
+    return {"on_message": on_message, "on_wait": on_wait, "wait_every": 0.5}
 
 
 def _header(payoff, config) -> str:

@@ -7,11 +7,14 @@ of range, no zero-loss point found).
 from __future__ import annotations
 
 import json
+import math
 
 import click
 
 from stablepoint.commands.options import deprecated_alias, format_option, game_options
-from stablepoint.errors import SettingsError
+from stablepoint.bounded import run_bounded
+from stablepoint.commands.limits import HESSIAN_ADVICE, UNBOUNDED_LIMIT_S, parse_budget
+from stablepoint.errors import BudgetExhaustedError, ProblemTooLargeError, SettingsError
 
 
 def parse_joint(text: str) -> tuple:
@@ -32,8 +35,10 @@ def parse_joint(text: str) -> tuple:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the zero-loss search.")
 @click.option("--restarts", default=20, show_default=True, type=int, help="Random starts of the zero-loss search.")
 @click.option("--verdicts", is_flag=True, help="Also print the verdicts on Theorems 1-3 for this game.")
+@click.option("--budget", "budget_spec", metavar="SECONDS|inf",
+              help="Seconds for the whole computation (default: refused when not done within 60 s); inf: no bound.")
 @format_option()
-def hessian(game, greedy, tau, mixer, hidden, seed, restarts, verdicts, fmt):
+def hessian(game, greedy, tau, mixer, hidden, seed, restarts, verdicts, fmt, budget_spec=None):
     """Hessian / semi-gradient Jacobian spectra at a zero-loss point and the Eq. 19/21 comparison."""
     from stablepoint.catalog import get_game
     from stablepoint.gradflow.fixed_points import find_zero_loss_point
@@ -52,16 +57,32 @@ def hessian(game, greedy, tau, mixer, hidden, seed, restarts, verdicts, fmt):
     if len(g) != payoff.n_agents:
         raise SettingsError(f"--greedy {greedy!r} has {len(g)} actions; game {payoff.name} has {payoff.n_agents} agents")
     model = LossModel(payoff, mixer, tau=tau, hidden=hidden)
-    point = find_zero_loss_point(model, parse_joint(greedy), seed=seed, restarts=restarts)
     describe = f"{model.mixer.describe()}; state dimension {model.dim} (q: {model.n_q}, theta: {model.mixer.n_params})"
-    spectrum = analyze_point(model, point.x)
-    found = []
-    if verdicts:
-        found.append(verify_theorem1(payoff, mixer=mixer, hidden=hidden, seed=seed))
-        found.append(verify_theorem2(payoff, tau, mixer=mixer, hidden=hidden, seed=seed))
-        g = parse_joint(greedy)
-        inconsistent = [g] if g not in payoff.optimal_actions() else None
-        found.append(verify_theorem3(payoff, tau, mixer=mixer, hidden=hidden, seed=seed, greedy=inconsistent))
+    budget = parse_budget(budget_spec)
+
+    def work(send):  # noqa: ARG001 - nothing to stream: one search, one spectrum
+        point = find_zero_loss_point(model, g, seed=seed, restarts=restarts)
+        spectrum = analyze_point(model, point.x)
+        found = []
+        if verdicts:
+            found.append(verify_theorem1(payoff, mixer=mixer, hidden=hidden, seed=seed))
+            found.append(verify_theorem2(payoff, tau, mixer=mixer, hidden=hidden, seed=seed))
+            inconsistent = [g] if g not in payoff.optimal_actions() else None
+            found.append(verify_theorem3(payoff, tau, mixer=mixer, hidden=hidden, seed=seed, greedy=inconsistent))
+        return spectrum, found
+
+    # No probe splits this work, so the bound is the probe: without --budget it may take UNBOUNDED_LIMIT_S.
+    cap = UNBOUNDED_LIMIT_S if budget is None else (None if math.isinf(budget) else budget)
+    run = run_bounded(work, budget=cap)
+    if not run.finished:
+        shape = "x".join(str(a) for a in payoff.shape)
+        size = f"the zero-loss search ({restarts} starts, state dimension {model.dim}) on a {shape} payoff"
+        if budget is None:
+            raise ProblemTooLargeError(f"hessian: {size} did not finish within {UNBOUNDED_LIMIT_S:g} s, the most a "
+                                       f"command may take without a budget: {HESSIAN_ADVICE}")
+        raise BudgetExhaustedError(f"hessian: {size} did not finish within the {budget:g} s budget: "
+                                   f"{HESSIAN_ADVICE}")
+    spectrum, found = run.value
     if fmt == "json":
         click.echo(json.dumps(hessian_to_dict(payoff, mixer, describe, model, spectrum, found), indent=2))
         return

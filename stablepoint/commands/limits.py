@@ -103,18 +103,31 @@ def estimate_policy(limits: Limits, command: str = "check", scale: int = 1, unit
         what = est.describe() if scale == 1 else f"{scale} {unit} x {est.describe()}"
         if scale != 1:
             what += f", {'more than ' if est.lower_bound else 'about '}{_short(seconds)} in all"
-        out_of_reach = est.lower_bound or seconds > UNBOUNDED_LIMIT_S
-        if limits.budget is None and out_of_reach:
-            raise ProblemTooLargeError(
-                f"{command}: {what}; that is beyond the {UNBOUNDED_LIMIT_S:g} s an analysis may take without a "
-                f"budget: {advice}"
-            )
-        if out_of_reach or seconds > SAY_ABOVE_S:
-            bound = f"; stopping at the {limits.budget:g} s budget" if limits.bounded else ""
-            click.echo(f"{command}: {what}{bound}", err=True)
-            sys.stderr.flush()
+        judge(limits, command, what, seconds, est.lower_bound, advice)
 
     return on_estimate
+
+
+def judge(limits: Limits, command: str, what: str, seconds: float, lower_bound: bool, advice: str) -> None:
+    """Refuse (ProblemTooLargeError) an estimate out of reach when no budget was given; else say it if long.
+
+    ``what`` describes the size and estimate; ``lower_bound``: nothing finished within the probe window.
+    """
+    out_of_reach = lower_bound or seconds > UNBOUNDED_LIMIT_S
+    if limits.budget is None and out_of_reach:
+        raise ProblemTooLargeError(
+            f"{command}: {what}; that is beyond the {UNBOUNDED_LIMIT_S:g} s a command may take without a "
+            f"budget: {advice}"
+        )
+    if out_of_reach or seconds > SAY_ABOVE_S:
+        bound = f"; stopping at the {limits.budget:g} s budget" if limits.bounded else ""
+        click.echo(f"{command}: {what}{bound}", err=True)
+        sys.stderr.flush()
+
+
+FLOW_ADVICE = ("pass --budget SECONDS for a bounded partial table (cells not run are listed), --budget inf to run "
+               "it to the end, fewer --runs or --tau values, or a smaller game")
+HESSIAN_ADVICE = "pass --budget SECONDS or --budget inf, fewer --restarts, or a smaller game"
 
 
 def _short(seconds: float) -> str:

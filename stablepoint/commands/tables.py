@@ -29,8 +29,12 @@ DEFAULT_REPORT = Path("paper_tables") / "REPORT.md"
                    "from a checkout (a paper_tables/ folder in the current directory).")
 @click.option("--no-report", is_flag=True, help="Do not write the markdown report.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the one-line-per-table summary.")
+@click.option("--budget", "budget_spec", metavar="SECONDS|inf",
+              help="Seconds for all the tables; a table not finished is reported as unfinished (no values) and "
+                   "the default report is then not rewritten.  Default: no bound (a fixed workload, one line per "
+                   "table as it starts).")
 @progress_option()
-def tables(only, fmt, report, no_report, quiet, show_progress):
+def tables(only, fmt, report, no_report, quiet, show_progress, budget_spec=None):
     """Regenerate the papers' tables and compare them with the published values."""
     names = list(only) if only else None
     if report is not None and no_report:
@@ -41,15 +45,23 @@ def tables(only, fmt, report, no_report, quiet, show_progress):
     def progress(name):
         click.echo(f"regenerating {name} ...", err=True)
 
-    results = run_tables(names, progress=progress if _bars(show_progress) else None)
+    from stablepoint.commands.limits import parse_budget
+
+    budget = parse_budget(budget_spec)
+    results = run_tables(names, progress=progress if _bars(show_progress) else None,
+                         budget=None if budget is None or budget == float("inf") else budget)
+    unfinished = [r.name for r in results if r.status == "unfinished"]
+    if unfinished:
+        click.echo(f"tables: the {budget:g} s budget ended; not regenerated (no values): {', '.join(unfinished)}",
+                   err=True)
     if quiet:
         for r in results:
             click.echo(f"{r.name:<10} {r.status:<11} {r.n_match}/{r.n_match + r.n_mismatch} match  {r.seconds:6.1f} s")
     else:
         click.echo(render(results, fmt))
     target = report
-    if target is None and not no_report and names is None and DEFAULT_REPORT.parent.is_dir():
-        target = DEFAULT_REPORT
+    if target is None and not no_report and names is None and DEFAULT_REPORT.parent.is_dir() and not unfinished:
+        target = DEFAULT_REPORT  # a report with unfinished tables never replaces the complete one
     if target is not None and not no_report:
         target.parent.mkdir(parents=True, exist_ok=True)
         results = tuple(_draw_graphs(r, target.parent) for r in results)

@@ -91,7 +91,8 @@ def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
                   mixers: Sequence[str] = ("nonmono", "qmix"), gradients: Sequence[str] = ("true", "semi"),
                   n_runs: int = 20, seed: int = 0, hidden: int = 8, epsilon: float = 0.0,
                   settings: FlowSettings = FlowSettings(), workers: int = 1,
-                  progress: Callable[[int, int], None] | None = None) -> OutcomeTable:
+                  progress: Callable[[int, int], None] | None = None,
+                  on_row: Callable[[OutcomeRow], None] | None = None) -> OutcomeTable:
     """Integrate ``n_runs`` random initial conditions for every mixer x flow x tau.
 
     Parameters
@@ -112,6 +113,8 @@ def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
         Processes per batch of trajectories (see :func:`~stablepoint.gradflow.flow.run_flows`).
     progress : callable, optional
         ``progress(done, total)`` as trajectories finish.
+    on_row : callable, optional
+        ``on_row(row)`` as each row (one mixer x flow x tau) is finished, in table order.
     """
     taus = [check_tau(t) for t in taus]
     gradients = [check_gradient(g) for g in gradients]
@@ -136,4 +139,6 @@ def outcome_table(payoff: Payoff, *, taus: Sequence[float] = (1.0, 0.3, 0.1),
                 finished[0] += n_runs
                 batches.append(batch)
                 rows.append(_row(batch))
+                if on_row is not None:
+                    on_row(rows[-1])
     return OutcomeTable(payoff.name, tuple(rows), tuple(batches), settings, seed)

@@ -76,15 +76,36 @@ def run_table(name: str, progress: Callable[[str], None] | None = None) -> Table
 
 
 def run_tables(names: Iterable[str] | None = None,
-               progress: Callable[[str], None] | None = None) -> tuple[TableResult, ...]:
-    """Regenerate the named tables (default: all, in :data:`TABLES` order)."""
+               progress: Callable[[str], None] | None = None,
+               budget: float | None = None) -> tuple[TableResult, ...]:
+    """Regenerate the named tables (default: all, in :data:`TABLES` order).
+
+    With ``budget`` (seconds for all of them) each table runs in a forked child that is
+    stopped when the budget ends (:func:`stablepoint.bounded.run_bounded`); a table not
+    finished by then has status ``"unfinished"`` and no values, never a partial answer.
+    """
     names = list(TABLES) if names is None else list(names)
     for n in names:
         if n not in TABLES:
             raise SettingsError(f"unknown table {n!r}; choose one of: {', '.join(TABLES)}")
+    deadline = None if budget is None else time.monotonic() + float(budget)
     out = []
     for n in names:
         if progress is not None:
             progress(n)
-        out.append(run_table(n, progress=None))
+        if deadline is None:
+            out.append(run_table(n, progress=None))
+            continue
+        left = deadline - time.monotonic()
+        run = None
+        if left > 0:
+            from stablepoint.bounded import run_bounded
+
+            run = run_bounded(lambda send, n=n: run_table(n, progress=None), budget=left)
+        if run is not None and run.finished:
+            out.append(run.value)
+        else:
+            out.append(TableResult(n, TABLES[n][1], "", "unfinished",
+                                   notes=(f"not regenerated within the {float(budget):g} s budget",),
+                                   seconds=0.0 if run is None else run.seconds))
     return tuple(out)
