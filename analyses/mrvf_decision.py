@@ -111,6 +111,10 @@ def verdict(a: dict | None, b: dict) -> list[str]:
             )
         else:
             out.append(f"  At {setting} and this budget the claim does not hold for most runs.")
+    for (method, setting, budget), v in sorted(b.items()):
+        if method != "mrvf":
+            out.append(f"- (b) Ablation {method} (MRVF Appendix F), {setting}, {budget:,} steps: optimal in "
+                       f"{v['optimal']}/{v['n']} runs (median normalized return {v['median']:.2f}).")
     if a:
         for eps, v in sorted(a.items()):
             out.append(
