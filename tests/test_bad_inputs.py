@@ -8,7 +8,6 @@ A case whose command succeeds, prints more than one line or a traceback, fails.
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from stablepoint.errors import SettingsError
 from stablepoint.rl.envs import make_env
 from stablepoint.rl.envs import smac as smac_mod
-from stablepoint.rl.envs.smac import FakeStarCraft2Env, SMACEnv
+from stablepoint.rl.envs.smac import SMACEnv
 from stablepoint.rl.runner import run_episodes
+
+from _fake_sc2 import FakeStarCraft2Env
 
 
 class Recorder:

@@ -18,7 +18,7 @@ import click
 import numpy as np
 
 from stablepoint.commands.options import (
-    FORMAT_NAMES, figure_option, format_option, game_options, jobs_option, method_option, progress_option,
+    figure_option, format_option, game_options, jobs_option, method_option, progress_option,
 )
 from stablepoint.commands.limits import Limits, parse_budget, resolve_jobs
 from stablepoint.errors import ProblemTooLargeError, SettingsError

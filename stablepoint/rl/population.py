@@ -28,7 +28,6 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
@@ -503,10 +502,6 @@ def train_population(
         In the order of ``cfgs``.
     """
     from stablepoint.rl.train import (
-        TrainResult,
-        _Metrics,
-        _save_checkpoint,
-        matrix_tables,
         resolve_device,
         run_dir_for,
     )
@@ -703,5 +698,5 @@ def _train_population(cfgs, run_dirs, device, resume, progress, force):
                 runfolder.write_text_atomic(d / "final.json", json.dumps(summary, indent=1))
             results.append(TrainResult(d, t_env, episodes, learner.n_updates, test, tables, resumed_from, initial_greedy[p]))
     if stop.requested:
-        raise Interrupted(f"interrupted as the population finished; every member's results are written")
+        raise Interrupted("interrupted as the population finished; every member's results are written")
     return results
