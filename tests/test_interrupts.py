@@ -261,9 +261,10 @@ def _no_row_twice(rows):
 
 
 def _assert_same_log(rows, ref):
-    """The same steps and keys as the uninterrupted run, values to float32 rounding; the first
-    differing row is named with its differing keys (one loaded full-suite run once differed at a
-    population resume: kept visible, not hidden)."""
+    """The same steps and keys as the uninterrupted run, values to float32 rounding: a kill between
+    two members' checkpoint writes leaves them at different steps, they resume as populations of
+    one, and a population of one sums in another order than one of two (tests/test_sweep.py,
+    members at different steps).  The first differing row is named with its differing keys."""
     assert [(r["t_env"], sorted(r)) for r in rows] == [(r["t_env"], sorted(r)) for r in ref]
     for i, (a, b) in enumerate(zip(rows, ref)):
         diff = {k: (a[k], b[k]) for k in a if a[k] != pytest.approx(b[k], rel=1e-5, abs=1e-6)}

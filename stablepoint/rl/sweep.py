@@ -445,15 +445,21 @@ def plan(spec: SweepSpec, runs: Sequence[SweepRun]) -> list[tuple[SweepRun, ...]
 
 
 def _population_checkpoint(run: SweepRun):
-    """``"new"``, the step of a population checkpoint, or None for a single run's checkpoint."""
+    """``"new"``, the step of a population checkpoint, or None for a single run's checkpoint.
+
+    Read from the checkpoint itself, not from the ``last.json`` marker written after it: a kill
+    between one member's checkpoint and its marker (or the next member's checkpoint) leaves
+    members at different steps, and they must then be grouped, and resumed, apart.
+    """
     if run_status(run) != "checkpoint":
         return "new"
-    marker = run.run_dir / "checkpoints" / "last.json"
+    from stablepoint.rl.runfolder import load_checkpoint
+
     try:
-        data = json.loads(marker.read_text())
-        return int(data["t_env"]) if data.get("population") else None
-    except (OSError, ValueError, KeyError, TypeError):
+        ckpt = load_checkpoint(run.run_dir / "checkpoints" / "last.pt", "cpu")
+    except Exception:  # noqa: BLE001 - damaged: the run on its own names the file when it resumes
         return None
+    return int(ckpt["t_env"]) if "population" in ckpt else None
 
 
 def _run_job(job: tuple[SweepRun, ...], vectorized: bool, progress=None) -> list[RunOutcome]:
