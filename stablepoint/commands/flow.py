@@ -16,7 +16,7 @@ from stablepoint.bounded import run_bounded
 from stablepoint.commands.limits import Limits, parse_budget
 
 from stablepoint.commands.options import (
-    deprecation_note, figure_option, format_option, game_options, jobs_option, progress_option,
+    _before, deprecation_note, figure_option, format_option, game_options, jobs_option, progress_option,
 )
 from stablepoint.commands.options import show_progress as _bars
 from stablepoint.errors import SettingsError
@@ -111,15 +111,8 @@ def _mixer_and_solver(kwargs):
     kwargs["method"] = solver or SOLVER_DEFAULT
 
 
-def _flow_options(f):
-    import functools
-
-    @functools.wraps(f)
-    def wrapper(*args, **kwargs):
-        _mixer_and_solver(kwargs)
-        return f(*args, **kwargs)
-
-    return wrapper
+#: resolves --method/--mixer/--solver before the command runs (options._before, as the shared options do)
+_flow_options = _before(_mixer_and_solver)
 
 
 @click.command()
