@@ -739,14 +739,16 @@ def _pooled_rows(payoff, method, solve, jobs, budget, on_estimate, probe_seconds
     """Fit ``solve`` in forked workers (:mod:`stablepoint.rowpool`) until done or the budget ends."""
     from stablepoint.rowpool import RowPool
 
-    t0 = time.monotonic()
+    start = time.monotonic()
     warm_up = getattr(method, "warm_up", None)
-    if callable(warm_up) and min(jobs, len(solve)) > 1:
-        # Load the compiled kernels once here, not once per forked worker.
+    if callable(warm_up):
+        # Compile (or load) the kernels once here, not once per forked worker, and outside the
+        # probe window: a first run on a fresh machine compiles for tens of seconds.
         warm_up(payoff)
+    t0 = time.monotonic()
     with RowPool(payoff, method, solve, jobs) as pool:
         pool.started = t0
-        deadline = None if budget is None else t0 + float(budget)
+        deadline = None if budget is None else start + float(budget)
         estimated = on_estimate is None
         while pool.pending:
             now = time.monotonic()
